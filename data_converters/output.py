@@ -1,0 +1,95 @@
+"""Turn converted records into the output folder every converter writes:
+
+    OUT/annotations/<split>.json   COCO-keypoint JSON, one per split
+    OUT/roi_prior.json             the ROI prior (training split only), when --roi prior
+
+Everything is validated before the first file is written, and each file is written
+atomically, so bad input leaves no partial output.
+"""
+import hashlib
+import os.path as osp
+from collections import defaultdict
+
+import numpy as np
+
+from .coco import to_coco, write_json_atomic
+from .roi import apply_roi, compute_roi_prior, save_roi_prior
+
+TRAIN_SPLIT = 'train'
+
+
+def add_output_args(parser, roi_default='prior'):
+    parser.add_argument('--out', required=True, help='output folder (annotations/ and roi_prior.json go here)')
+    parser.add_argument('--roi', choices=['prior', 'none'], default=roi_default,
+                        help='bbox of every image: "prior" = box of all TRAINING landmarks '
+                             '(normalised) plus --roi-margin, saved as OUT/roi_prior.json; '
+                             '"none" = the full image (default: %(default)s)')
+    parser.add_argument('--roi-margin', type=float, default=0.05,
+                        help='margin of the ROI prior on each side, as a fraction of the '
+                             'image size (default: %(default)s)')
+
+
+def duplicate_groups(splits, image_root):
+    """Groups of byte-identical image files that appear in more than one split.
+
+    Returns a list of lists of ``(split, file_name)``.
+    """
+    by_hash = defaultdict(list)
+    for split, records in splits.items():
+        for rec in records:
+            with open(osp.join(image_root, rec.file_name), 'rb') as f:
+                digest = hashlib.sha1(f.read()).hexdigest()
+            by_hash[digest].append((split, rec.file_name))
+    return [g for g in by_hash.values() if len({s for s, _ in g}) > 1]
+
+
+def drop_duplicates(splits, groups):
+    """Keep the first copy of each duplicated image (in split order), drop the others
+    from later splits, so the same radiograph is never both trained on and tested."""
+    drop = {(s, f) for g in groups for s, f in g[1:]}
+    return {s: [r for r in recs if (s, r.file_name) not in drop] for s, recs in splits.items()}
+
+
+def write_dataset(splits, out, names, skeleton, roi_mode='prior', margin=0.05, source=''):
+    """Write every split's JSON (and the ROI prior); print and return a summary dict."""
+    splits = {s: r for s, r in splits.items() if r}
+    if not splits:
+        raise ValueError('nothing to write: no split has any image')
+    roi = None
+    if roi_mode == 'prior':
+        if TRAIN_SPLIT not in splits:
+            raise ValueError('--roi prior needs a training split; use --roi none')
+        roi = compute_roi_prior(splits[TRAIN_SPLIT], margin)
+    # Build everything in memory first, then write: nothing half-written on failure.
+    docs = {}
+    for split, records in splits.items():
+        apply_roi(records, roi)
+        docs[split] = to_coco(records, names, skeleton, description=f'mmceph {source} {split}')
+    for split, doc in docs.items():
+        write_json_atomic(doc, osp.join(out, 'annotations', f'{split}.json'))
+    if roi is not None:
+        save_roi_prior(roi, osp.join(out, 'roi_prior.json'), margin, len(splits[TRAIN_SPLIT]))
+    summary = summarise(splits, roi)
+    print_summary(summary, out)
+    return summary
+
+
+def summarise(splits, roi):
+    all_recs = [r for recs in splits.values() for r in recs]
+    missing = sum(int(np.isnan(r.keypoints[:, 0]).sum()) for r in all_recs)
+    spacings = sorted({tuple(r.pixel_spacing) if r.pixel_spacing else None for r in all_recs},
+                      key=str)
+    return dict(images=len(all_recs), landmarks_per_image=len(all_recs[0].keypoints),
+                missing_points=missing, splits={s: len(r) for s, r in splits.items()},
+                pixel_spacings_mm=spacings, roi_prior=roi)
+
+
+def print_summary(summary, out):
+    print(f"wrote {out}: {summary['images']} images, {summary['landmarks_per_image']} landmarks "
+          f"each, {summary['missing_points']} missing points")
+    print('  splits: ' + ', '.join(f'{s}={n}' for s, n in summary['splits'].items()))
+    print('  pixel spacing (mm): ' + ', '.join(
+        'unknown (pixels)' if s is None else f'{s[0]:g}x{s[1]:g}' for s in summary['pixel_spacings_mm']))
+    if summary['roi_prior'] is not None:
+        print('  ROI prior (normalised x0,y0,x1,y1): '
+              + ', '.join(f'{v:.3f}' for v in summary['roi_prior']))

@@ -1,0 +1,47 @@
+"""ROI prior: one box, in normalised image coordinates, that holds every labelled
+landmark of the TRAINING split plus a margin. It becomes the bbox of every image of every
+split (and of new images at inference), so the top-down crop is the same everywhere and
+no test annotation leaks into it."""
+import json
+
+import numpy as np
+
+from .coco import write_json_atomic
+
+
+def compute_roi_prior(train_records, margin=0.05):
+    """Return ``[x0, y0, x1, y1]`` in [0, 1] image coordinates.
+
+    ``margin`` is added on each side as a fraction of the image size, then clipped.
+    """
+    pts = []
+    for rec in train_records:
+        k = rec.keypoints[~np.isnan(rec.keypoints[:, 0])]
+        pts.append(k / np.array([rec.width, rec.height], dtype=float))
+    if not pts or not sum(len(p) for p in pts):
+        raise ValueError('cannot compute a ROI prior: the training split has no labelled landmarks')
+    pts = np.concatenate(pts)
+    lo = np.clip(pts.min(0) - margin, 0.0, 1.0)
+    hi = np.clip(pts.max(0) + margin, 0.0, 1.0)
+    return [float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])]
+
+
+def roi_to_bbox(roi, width, height):
+    """Normalised ``[x0, y0, x1, y1]`` -> pixel ``xywh`` for one image."""
+    x0, y0, x1, y1 = roi
+    return (x0 * width, y0 * height, (x1 - x0) * width, (y1 - y0) * height)
+
+
+def apply_roi(records, roi):
+    for rec in records:
+        rec.bbox = roi_to_bbox(roi, rec.width, rec.height) if roi is not None else None
+
+
+def save_roi_prior(roi, path, margin, n_train):
+    write_json_atomic(dict(roi_xyxy_normalised=roi, margin=margin,
+                           computed_from=f'{n_train} training images'), path)
+
+
+def load_roi_prior(path):
+    with open(path) as f:
+        return json.load(f)['roi_xyxy_normalised']

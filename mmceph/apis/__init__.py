@@ -1,0 +1,4 @@
+from .image_io import ImageReadError, read_image
+from .inference import LandmarkPredictor
+
+__all__ = ['ImageReadError', 'read_image', 'LandmarkPredictor']

@@ -1,0 +1,62 @@
+"""COCO-style cephalometric datasets (the JSON written by ``data_converters``).
+
+What they add to MMPose's ``BaseCocoStyleDataset``: each image's ``pixel_spacing``
+(mm per pixel, x and y) travels with its sample inside ``raw_ann_info``, which
+``PackPoseInputs`` keeps by default, so ``CephalometricMetric`` can report millimetres
+with per-image spacing without any config needing to know how.
+
+The ROI prior (``roi_prior.json`` beside the ``annotations/`` folder, written by the
+converters) is put into the dataset's metainfo, which MMEngine saves in every checkpoint
+(``meta.dataset_meta``), so inference on a new image crops the same region.
+"""
+import json
+import os.path as osp
+
+from mmpose.datasets.datasets.base import BaseCocoStyleDataset
+from mmpose.registry import DATASETS
+
+from ..metainfo import isbi2015, lateral_photo, webceph2k
+
+
+@DATASETS.register_module()
+class CephalometricDataset(BaseCocoStyleDataset):
+    """Base class: landmarks of one image form one instance; bbox is the ROI."""
+    METAINFO: dict = isbi2015.dataset_info
+
+    def load_data_list(self):
+        data_list = super().load_data_list()
+        roi_file = osp.join(osp.dirname(osp.dirname(self.ann_file)), 'roi_prior.json')
+        if osp.isfile(roi_file):
+            with open(roi_file) as f:
+                self._metainfo['roi_prior'] = json.load(f)['roi_xyxy_normalised']
+        spacings = {tuple(d['pixel_spacing']) for d in data_list if d.get('pixel_spacing')}
+        if len(spacings) == 1:   # one spacing for the whole set: the default at inference
+            self._metainfo['default_pixel_spacing'] = list(spacings.pop())
+        return data_list
+
+    def parse_data_info(self, raw_data_info):
+        data_info = super().parse_data_info(raw_data_info)
+        if data_info is None:
+            return None
+        spacing = raw_data_info['raw_img_info'].get('pixel_spacing')
+        data_info['raw_ann_info']['pixel_spacing'] = spacing
+        data_info['pixel_spacing'] = spacing
+        return data_info
+
+
+@DATASETS.register_module()
+class ISBI2015Dataset(CephalometricDataset):
+    """ISBI 2015 (19 landmarks, 0.1 mm/px); also the synthetic demo set."""
+    METAINFO = isbi2015.dataset_info
+
+
+@DATASETS.register_module()
+class WebCeph2kDataset(CephalometricDataset):
+    """WebCeph2k (26 landmarks, per-image spacing, missing points as v=0)."""
+    METAINFO = webceph2k.dataset_info
+
+
+@DATASETS.register_module()
+class LateralPhotoDataset(CephalometricDataset):
+    """Lateral face photographs (19 points, 224 px, no spacing: metrics in pixels)."""
+    METAINFO = lateral_photo.dataset_info

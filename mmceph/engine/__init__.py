@@ -1,0 +1,4 @@
+from . import safe_checkpoint
+from .hooks import BestCheckpointAliasHook
+
+__all__ = ['BestCheckpointAliasHook', 'safe_checkpoint']

@@ -1,0 +1,3 @@
+from .cephalometric_metric import CephalometricMetric
+
+__all__ = ['CephalometricMetric']

@@ -1,0 +1,17 @@
+"""Lateral face photographs ("1501 patient records"): 19 points at 224x224, no spacing."""
+import os.path as osp
+import runpy
+
+_b = runpy.run_path(osp.join(osp.dirname(__file__), '_build.py'))
+
+# Column prefixes as found in the pickle (spellings vary; the converter normalises them).
+KEYPOINTS = [
+    'sella', 'nasion', 'a_point', 'b_point', 'upper_1_tip', 'upper_1_apex', 'lower_1_tip',
+    'lower_1_apex', 'ans', 'pns', 'gonion', 'menton', 'st_nasion', 'tip_of_the_nose',
+    'subnasal', 'upper_lip', 'lower_lip', 'st_pogonion', 'gnathion']
+SKELETON = [('sella', 'nasion'), ('ans', 'pns'), ('upper_1_tip', 'upper_1_apex'),
+            ('lower_1_tip', 'lower_1_apex'), ('gonion', 'menton'),
+            ('st_nasion', 'tip_of_the_nose'), ('tip_of_the_nose', 'subnasal'),
+            ('subnasal', 'upper_lip'), ('upper_lip', 'lower_lip'),
+            ('lower_lip', 'st_pogonion')]
+dataset_info = _b['dataset_info']('lateral_photo', KEYPOINTS, SKELETON)

@@ -1,0 +1,17 @@
+"""Shared fixtures. Real ISBI data is optional: tests that need it skip with a reason."""
+import os
+import os.path as osp
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+ISBI_ROOT = os.environ.get('MMCEPH_ISBI_ROOT',
+                           osp.join(REPO, '..', 'shared', 'data', 'isbi2015'))
+
+
+@pytest.fixture(scope='session')
+def isbi_root():
+    if not osp.isdir(osp.join(ISBI_ROOT, 'AnnotationsByMD')):
+        pytest.skip(f'real ISBI 2015 data not found at {ISBI_ROOT} '
+                    '(set MMCEPH_ISBI_ROOT to run these tests)')
+    return ISBI_ROOT

@@ -1,0 +1,74 @@
+"""CephalometricMetric: hand-computed MRE/SD/SDR with per-image spacings, missing points."""
+import json
+
+import numpy as np
+import pytest
+
+import mmceph  # noqa: F401
+from mmceph.evaluation import CephalometricMetric
+
+META = dict(keypoint_id2name={0: 'a', 1: 'b', 2: 'c'}, num_keypoints=3)
+
+
+def sample(img_id, pred, gt, visible, spacing):
+    return dict(img_id=img_id, img_path=f'{img_id}.png',
+                pred_instances=dict(keypoints=np.array([pred], float),
+                                    keypoint_scores=np.ones((1, len(pred)))),
+                gt_instances=dict(keypoints=np.array([gt], float),
+                                  keypoints_visible=np.array([visible], float)),
+                raw_ann_info=dict(pixel_spacing=spacing))
+
+
+def evaluate(samples, **kwargs):
+    metric = CephalometricMetric(**kwargs)
+    metric.dataset_meta = META
+    metric.process([], samples)
+    return metric.compute_metrics(metric.results)
+
+
+def test_hand_computed_two_spacings_and_boundary():
+    gt = [[0, 0], [10, 10], [50, 50]]
+    # image 1, 0.1 mm/px: errors 20 px -> 2.0 mm (exactly on the 2 mm radius), 30 px -> 3 mm,
+    # and a (30, 40) px offset -> 5 mm.
+    s1 = sample(1, [[20, 0], [10, 40], [80, 90]], gt, [1, 1, 1], [0.1, 0.1])
+    # image 2, anisotropic 0.2 x 0.1 mm/px: dx 5 px -> 1 mm, dy 10 px -> 1 mm => sqrt(2) mm;
+    # second landmark exact; third missing in the ground truth (must be excluded).
+    s2 = sample(2, [[5, 10], [10, 10], [999, 999]], gt, [1, 1, 0], [0.2, 0.1])
+    m = evaluate([s1, s2])
+    errors = np.array([2.0, 3.0, 5.0, np.sqrt(2), 0.0])
+    assert m['MRE'] == pytest.approx(errors.mean())
+    assert m['MRE_std'] == pytest.approx(errors.std())
+    assert m['SDR_2.0mm'] == pytest.approx(3 / 5)      # 2.0 counts as a success (<=)
+    assert m['SDR_2.5mm'] == pytest.approx(3 / 5)
+    assert m['SDR_3.0mm'] == pytest.approx(4 / 5)
+    assert m['SDR_4.0mm'] == pytest.approx(4 / 5)
+
+
+def test_missing_landmark_is_excluded_not_zero():
+    gt = [[0, 0], [0, 0], [0, 0]]
+    with_missing = evaluate([sample(1, [[10, 0], [10, 0], [0, 0]], gt, [1, 1, 0], [0.1, 0.1])])
+    assert with_missing['MRE'] == pytest.approx(1.0)    # not 2/3
+
+
+def test_pixels_when_no_spacing_and_keys_say_so():
+    m = evaluate([sample(1, [[3, 4], [0, 0], [0, 0]], [[0, 0]] * 3, [1, 1, 1], None)],
+                 radii=(1, 5))
+    assert set(m) == {'MRE_px', 'MRE_std_px', 'SDR_1.0px', 'SDR_5.0px'}
+    assert m['MRE_px'] == pytest.approx(5 / 3)
+    assert m['SDR_1.0px'] == pytest.approx(2 / 3)
+
+
+def test_mixed_spacing_is_an_error():
+    gt = [[0, 0]] * 3
+    with pytest.raises(ValueError, match='pixel_spacing is missing'):
+        evaluate([sample(1, gt, gt, [1, 1, 1], [0.1, 0.1]), sample(2, gt, gt, [1, 1, 1], None)])
+
+
+def test_dump_has_per_image_errors(tmp_path):
+    gt = [[0, 0], [10, 10], [50, 50]]
+    evaluate([sample(7, [[0, 10], [10, 10], [0, 0]], gt, [1, 1, 0], [0.1, 0.1])],
+             outfile_prefix=str(tmp_path / 'run'))
+    dump = json.load(open(tmp_path / 'run.predictions.json'))
+    assert dump['unit'] == 'mm' and dump['keypoint_names'] == ['a', 'b', 'c']
+    img = dump['images'][0]
+    assert img['img_id'] == 7 and img['error'] == [1.0, 0.0, None] and img['gt'][2] is None

@@ -1,0 +1,33 @@
+"""Importing mmceph registers every module it defines into MMPose's registries."""
+import inspect
+
+import mmceph
+from mmpose.registry import DATASETS, HOOKS, KEYPOINT_CODECS, METRICS, MODELS
+
+EXPECTED = {
+    'DATASETS': {'CephalometricDataset', 'ISBI2015Dataset', 'WebCeph2kDataset',
+                 'LateralPhotoDataset'},
+    'METRICS': {'CephalometricMetric'},
+    'HOOKS': {'BestCheckpointAliasHook'},
+    'MODELS': set(),
+    'KEYPOINT_CODECS': set(),
+}
+REGISTRIES = dict(DATASETS=DATASETS, METRICS=METRICS, HOOKS=HOOKS, MODELS=MODELS,
+                  KEYPOINT_CODECS=KEYPOINT_CODECS)
+
+
+def registered_by_mmceph(registry):
+    return {name for name, obj in registry.module_dict.items()
+            if inspect.getmodule(obj).__name__.startswith('mmceph')}
+
+
+def test_every_mmceph_module_is_registered_where_expected():
+    assert mmceph.__version__
+    for key, registry in REGISTRIES.items():
+        assert registered_by_mmceph(registry) == EXPECTED[key], key
+
+
+def test_registered_classes_resolve_through_mmpose_scope():
+    for key, names in EXPECTED.items():
+        for name in names:
+            assert REGISTRIES[key].get(name).__module__.startswith('mmceph')

@@ -1,0 +1,60 @@
+"""Train an mmceph model with MMEngine's Runner (also what `mim train mmceph CFG` runs).
+
+Examples:
+    python tools/train.py configs/synthetic/<cfg>.py --work-dir work_dirs/demo
+    python tools/train.py CFG --resume                 # continue from the last checkpoint
+    mim train mmceph CFG --launcher pytorch --gpus 4   # distributed (MMEngine's launcher)
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.runner import Runner
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('config', help='config file')
+    p.add_argument('--work-dir', help='where logs and checkpoints go '
+                   '(default: work_dirs/<config name>)')
+    p.add_argument('--resume', nargs='?', const='auto', default=None, metavar='CKPT',
+                   help='resume from CKPT, or from the latest checkpoint of the work dir '
+                        'when no path is given')
+    p.add_argument('--amp', action='store_true', help='automatic mixed precision (GPU)')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
+                   help='override config entries, e.g. train_cfg.max_epochs=2')
+    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+                   help='job launcher for distributed training')
+    p.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    p.add_argument('--gpus', type=int, help='passed by `mim`; one process per GPU is set up '
+                   'by --launcher, so it is not used here')
+    args = p.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def build_config(args):
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
+        'work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume:
+        cfg.resume, cfg.load_from = True, args.resume
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    return cfg
+
+
+def main(argv=None):
+    Runner.from_cfg(build_config(parse_args(argv))).train()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,209 @@
+"""ISBI 2015 (task 2) clinical measurements and classes from the 19 ISBI landmarks.
+
+numpy only, so it works without MMPose/torch. Landmarks are (19, 2) pixel coordinates in
+the ISBI order (1 S, 2 N, 3 Or, 4 Po, 5 A, 6 B, 7 Pog, 8 Me, 9 Gn, 10 Go, 11 lower
+incisal incision, 12 upper incisal incision, 13-16 soft tissue, 17 PNS, 18 ANS, 19 Ar),
+in image coordinates (x to the right = towards the face, y pointing down).
+
+The formulas are those of ``docs/DESIGN.md`` unchanged; with them ``classify(measure(p))``
+reproduces the 8 stored labels of all 300 senior annotations (001-300). Notes checked
+against those files:
+
+- FMA is, as the challenge defines it, the angle between S-N and Go-Gn (an "SN-MP"
+  angle), not Frankfort-mandibular: using Po-Or instead disagrees with 186 of 300 labels.
+- MW is the Euclidean distance L11-L12 in mm, negative when the upper incision lies
+  behind the lower one (x(L12) < x(L11)); the x offset alone disagrees with 45 labels.
+- ODI/APDI signs come from the 2D cross product in image coordinates (y down); dropping
+  the ODI sign term disagrees with 25 labels, flipping the APDI s2 sign with 170.
+- Boundaries: a value exactly on a threshold is normal (class 1): out of range is strict
+  ``<`` / ``>``, as in ``2 <= MW <= 4.5``.
+- MW == 0 (edge-to-edge, class 2) is tested as ``|MW| <= MW_ZERO_TOL`` (1e-6 mm). From
+  annotations (integer pixels x 0.1 mm) |MW| is either exactly 0 or >= 0.1 mm, so any
+  tolerance below that gives the same answer; for float predictions an exact 0 is
+  practically impossible anyway. 0 < MW < 2 falls in "otherwise" (class 3), which the
+  files confirm (45 such images, all labelled 3). No file has MW == 0.
+"""
+import numpy as np
+
+MEASUREMENTS = ('ANB', 'SNB', 'SNA', 'ODI', 'APDI', 'FHI', 'FMA', 'MW')
+NUM_LANDMARKS = 19
+MW_ZERO_TOL = 1e-6
+
+# Class labels each measurement can take (MW has four).
+CLASSES = {name: (1, 2, 3) for name in MEASUREMENTS}
+CLASSES['MW'] = (1, 2, 3, 4)
+
+# (low, high, class below low, class above high); in [low, high] -> 1.
+THRESHOLDS = {
+    'ANB': (3.2, 5.7, 3, 2),
+    'SNB': (74.6, 78.7, 2, 3),
+    'SNA': (79.4, 83.2, 3, 2),
+    'ODI': (68.4, 80.5, 3, 2),
+    'APDI': (77.6, 85.2, 2, 3),
+    'FHI': (0.65, 0.75, 3, 2),
+    'FMA': (26.8, 31.4, 3, 2),
+}
+
+# Landmark pairs (0-based) of the lines behind each measurement, for overlays.
+MEASUREMENT_LINES = {
+    'SNA': ((1, 0), (1, 4)),                       # N-S, N-A
+    'SNB': ((1, 0), (1, 5)),                       # N-S, N-B
+    'ANB': ((1, 4), (1, 5)),                       # N-A, N-B
+    'ODI': ((7, 9), (5, 4), (3, 2), (16, 17)),     # Me-Go, B-A, Po-Or, PNS-ANS
+    'APDI': ((2, 3), (1, 6), (4, 5), (16, 17)),    # Or-Po, N-Pog, A-B, PNS-ANS
+    'FHI': ((0, 9), (1, 7)),                       # S-Go, N-Me
+    'FMA': ((0, 1), (9, 8)),                       # S-N, Go-Gn
+    'MW': ((10, 11),),                             # lower - upper incisal incision
+}
+
+# Meaning of each class, following the challenge definitions (Wang et al., MedIA 2016).
+MEANINGS = {
+    'ANB': {1: 'skeletal Class I (normal)', 2: 'skeletal Class II',
+            3: 'skeletal Class III'},
+    'SNB': {1: 'normal mandible', 2: 'retrognathic mandible', 3: 'prognathic mandible'},
+    'SNA': {1: 'normal maxilla', 2: 'prognathic maxilla', 3: 'retrognathic maxilla'},
+    'ODI': {1: 'normal overbite', 2: 'deep bite tendency', 3: 'open bite tendency'},
+    'APDI': {1: 'normal sagittal relation', 2: 'Class II tendency',
+             3: 'Class III tendency'},
+    'FHI': {1: 'normal face height ratio', 2: 'short face tendency (hypodivergent)',
+            3: 'long face tendency (hyperdivergent)'},
+    'FMA': {1: 'normal mandibular plane angle',
+            2: 'high angle tendency (hyperdivergent)',
+            3: 'low angle tendency (hypodivergent)'},
+    'MW': {1: 'normal overjet', 2: 'edge-to-edge incisors',
+           3: 'anterior cross bite / reduced overjet (MW < 2 mm)',
+           4: 'large overjet'},
+}
+
+
+def _check_landmarks(landmarks):
+    p = np.asarray(landmarks, dtype=float)
+    if p.ndim not in (2, 3) or p.shape[-2:] != (NUM_LANDMARKS, 2):
+        raise ValueError(f'landmarks must have shape (19, 2) or (N, 19, 2) in the ISBI '
+                         f'order, got {p.shape}')
+    if not np.isfinite(p).all():
+        raise ValueError('landmarks contain NaN or inf (a missing landmark?)')
+    return p
+
+
+def _check_spacing(pixel_spacing, p):
+    """Scalar, (sx, sy), or per image (N,) / (N, 2) for a batch; broadcastable to p."""
+    s = np.asarray(pixel_spacing, dtype=float)
+    if not (np.isfinite(s).all() and (s > 0).all()):
+        raise ValueError(f'pixel_spacing must be finite and > 0, got {pixel_spacing!r}')
+    if s.ndim == 0 or s.shape == (2,):
+        return s
+    if p.ndim == 3 and s.shape in ((len(p),), (len(p), 2)):
+        return s.reshape(len(p), 1, -1)
+    raise ValueError(f'pixel_spacing must be a scalar or (sx, sy) (or per image for a '
+                     f'batch), got shape {s.shape}')
+
+
+def _angle(u, v):
+    """Unsigned angle in degrees between vectors (..., 2)."""
+    nu, nv = np.linalg.norm(u, axis=-1), np.linalg.norm(v, axis=-1)
+    if np.any(nu == 0) or np.any(nv == 0):
+        raise ValueError('two landmarks that define a line coincide: angle undefined')
+    cos = np.sum(u * v, axis=-1) / (nu * nv)
+    return np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))
+
+
+def _cross(u, v):
+    return u[..., 0] * v[..., 1] - u[..., 1] * v[..., 0]
+
+
+def measure(landmarks, pixel_spacing=0.1):
+    """The 8 measurements: angles in degrees, FHI a ratio, MW in mm.
+
+    Coordinates are scaled to mm first, so anisotropic spacing gives true angles; with
+    isotropic spacing only MW depends on it. A (N, 19, 2) batch gives (N,) arrays.
+    """
+    p = _check_landmarks(landmarks)
+    p = p * _check_spacing(pixel_spacing, p)
+
+    def v(a, b):  # vector from 1-based landmark a to b
+        return p[..., b - 1, :] - p[..., a - 1, :]
+
+    sna = _angle(v(2, 1), v(2, 5))
+    snb = _angle(v(2, 1), v(2, 6))
+    pp_sign = np.where(_cross(v(4, 3), v(17, 18)) < 0, -1.0, 1.0)  # palatal plane vs FH
+    pp_angle = pp_sign * _angle(v(4, 3), v(17, 18))
+    ab_sign = np.where(_cross(v(2, 7), v(5, 6)) > 0, -1.0, 1.0)
+    mw = np.linalg.norm(v(11, 12), axis=-1)
+    out = {
+        'ANB': sna - snb,
+        'SNB': snb,
+        'SNA': sna,
+        'ODI': _angle(v(8, 10), v(6, 5)) + pp_angle,
+        'APDI': _angle(v(3, 4), v(2, 7)) + ab_sign * _angle(v(2, 7), v(5, 6)) + pp_angle,
+        'FHI': np.linalg.norm(v(1, 10), axis=-1) / np.linalg.norm(v(2, 8), axis=-1),
+        'FMA': _angle(v(1, 2), v(10, 9)),
+        'MW': np.where(p[..., 11, 0] < p[..., 10, 0], -mw, mw),
+    }
+    if p.ndim == 2:
+        return {k: float(val) for k, val in out.items()}
+    return out
+
+
+def classify(measurements):
+    """Challenge classes (ints) of a ``measure`` dict; arrays in, arrays out."""
+    missing = [k for k in MEASUREMENTS if k not in measurements]
+    if missing:
+        raise ValueError(f'measurements lack {missing}')
+    values = {k: np.asarray(measurements[k], dtype=float) for k in MEASUREMENTS}
+    for k, x in values.items():
+        if not np.isfinite(x).all():
+            raise ValueError(f'{k} is not finite: {measurements[k]!r}')
+    out = {}
+    for k, (low, high, below, above) in THRESHOLDS.items():
+        x = values[k]
+        out[k] = np.where(x < low, below, np.where(x > high, above, 1))
+    mw = values['MW']
+    out['MW'] = np.select([(mw >= 2) & (mw <= 4.5), mw > 4.5, np.abs(mw) <= MW_ZERO_TOL],
+                          [1, 4, 2], default=3)
+    scalar = all(x.ndim == 0 for x in values.values())
+    return {k: int(out[k]) if scalar else out[k].astype(int) for k in MEASUREMENTS}
+
+
+def analyse(landmarks, pixel_spacing=0.1):
+    """{name: {'value', 'class', 'meaning'}} for one image (19, 2)."""
+    if np.asarray(landmarks).ndim != 2:
+        raise ValueError('analyse takes one image: landmarks of shape (19, 2)')
+    values = measure(landmarks, pixel_spacing)
+    classes = classify(values)
+    return {k: {'value': values[k], 'class': classes[k], 'meaning': MEANINGS[k][classes[k]]}
+            for k in MEASUREMENTS}
+
+
+def confusion_matrix(pred, gt, labels):
+    """Counts (len(labels), len(labels)); rows = ground truth, columns = prediction."""
+    pred, gt = np.asarray(pred).ravel(), np.asarray(gt).ravel()
+    if pred.shape != gt.shape:
+        raise ValueError(f'pred and gt differ in length: {pred.size} vs {gt.size}')
+    labels = list(labels)
+    index = {lab: i for i, lab in enumerate(labels)}
+    unknown = sorted((set(pred.tolist()) | set(gt.tolist())) - set(index))
+    if unknown:
+        raise ValueError(f'classes {unknown} are not in labels {labels}')
+    cm = np.zeros((len(labels), len(labels)), dtype=int)
+    for g, q in zip(gt.tolist(), pred.tolist()):
+        cm[index[g], index[q]] += 1
+    return cm
+
+
+def success_rate(pred_classes, gt_classes, labels=None):
+    """The challenge score: mean recall over the classes present in the ground truth.
+
+    I.e. the mean diagonal of the row-normalised confusion matrix, rows with no ground
+    truth left out (so a rare class weighs as much as a common one).
+    """
+    gt = np.asarray(gt_classes).ravel()
+    if gt.size == 0:
+        raise ValueError('success_rate needs at least one sample')
+    pred = np.asarray(pred_classes).ravel()
+    if labels is None:
+        labels = sorted(set(gt.tolist()) | set(pred.tolist()))
+    cm = confusion_matrix(pred, gt, labels)
+    rows = cm.sum(axis=1)
+    present = rows > 0
+    return float(np.mean(np.diag(cm)[present] / rows[present]))

@@ -1,0 +1,294 @@
+"""Readable report from a per-image predictions dump of ``CephalometricMetric``.
+
+Usage::
+
+    python tools/analysis_tools/ceph_report.py work_dirs/x/test.predictions.json \
+        --out-dir work_dirs/x/report
+
+Writes per_landmark.md/.csv (n, MRE, SD, SDR per landmark and overall), error_boxplot.png,
+sdr_curve.png, worst_cases.csv and, for 19-landmark ISBI dumps with a known pixel spacing,
+clinical.md (ISBI 2015 task 2: measurement errors, success rates, confusion matrices).
+Conventions match the metric: success at radius r is error <= r, SD has ddof=0, and
+landmarks missing in the ground truth (null) are left out, never counted as zero.
+"""
+import argparse
+import csv
+import importlib.util
+import json
+import os
+import os.path as osp
+import sys
+
+import numpy as np
+
+_CLINICAL = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', 'mmceph',
+                     'evaluation', 'clinical.py')
+
+
+def _load_clinical():
+    """The numpy-only clinical module, by file path so MMPose/torch are not imported."""
+    if osp.isfile(_CLINICAL):
+        spec = importlib.util.spec_from_file_location('mmceph_clinical', _CLINICAL)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    from mmceph.evaluation import clinical  # installed package without the source tree
+    return clinical
+
+
+clinical = _load_clinical()
+
+
+class ReportError(Exception):
+    """A dump that cannot be read; main() turns it into exit code 2."""
+
+
+def load_dump(path):
+    """Read and check the dump; raises ReportError naming the file."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            dump = json.load(f)
+    except FileNotFoundError:
+        raise ReportError(f'{path}: no such file')
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ReportError(f'{path}: not a readable JSON file ({e})')
+
+    def bad(msg):
+        return ReportError(f'{path}: invalid predictions dump: {msg}')
+
+    if not isinstance(dump, dict):
+        raise bad('top level is not an object')
+    for key in ('keypoint_names', 'unit', 'images'):
+        if key not in dump:
+            raise bad(f'missing key "{key}"')
+    names, images = dump['keypoint_names'], dump['images']
+    if not isinstance(names, list) or not names:
+        raise bad('"keypoint_names" must be a non-empty list')
+    if not isinstance(images, list) or not images:
+        raise bad('"images" must be a non-empty list')
+    k = len(names)
+    for i, img in enumerate(images):
+        for key in ('pred', 'gt', 'error'):
+            if not isinstance(img, dict) or not isinstance(img.get(key), list) \
+                    or len(img[key]) != k:
+                raise bad(f'images[{i}]["{key}"] must be a list of {k} entries')
+        sp = img.get('pixel_spacing')
+        if sp is not None and not isinstance(sp, (int, float)) and (
+                not isinstance(sp, list) or len(sp) != 2):
+            raise bad(f'images[{i}]["pixel_spacing"] must be [sx, sy] or null')
+    radii = dump.setdefault('radii', [2.0, 2.5, 3.0, 4.0])
+    if not isinstance(radii, list) or not radii or not all(
+            isinstance(r, (int, float)) and r > 0 for r in radii):
+        raise bad('"radii" must be a non-empty list of positive numbers')
+    return dump
+
+
+def error_matrix(dump):
+    """(N, K) radial errors, NaN where the ground truth (or the error) is missing."""
+    return np.array([[np.nan if e is None or g is None else float(e)
+                      for e, g in zip(img['error'], img['gt'])]
+                     for img in dump['images']], dtype=float)
+
+
+def error_stats(errors, radii):
+    """{'n', 'MRE', 'SD', 'SDR': [fraction per radius]} of the non-NaN errors."""
+    e = np.asarray(errors, float).ravel()
+    e = e[~np.isnan(e)]
+    if e.size == 0:
+        return dict(n=0, MRE=float('nan'), SD=float('nan'), SDR=[float('nan')] * len(radii))
+    return dict(n=int(e.size), MRE=float(e.mean()), SD=float(e.std()),
+                SDR=[float((e <= r).mean()) for r in radii])
+
+
+def landmark_table(errors, names, radii):
+    """Rows (name, stats) per landmark and a final ('ALL', stats) over everything."""
+    rows = [(name, error_stats(errors[:, k], radii)) for k, name in enumerate(names)]
+    return rows + [('ALL', error_stats(errors, radii))]
+
+
+def sdr_curve(errors, radii_grid):
+    """Overall SDR (fraction) at each radius of radii_grid."""
+    e = errors[~np.isnan(errors)]
+    return np.array([(e <= r).mean() if e.size else np.nan for r in radii_grid])
+
+
+def worst_cases(dump, errors, top=20):
+    """The `top` largest errors as (img_id, img_path, landmark, error), largest first."""
+    n, k = np.nonzero(~np.isnan(errors))
+    order = np.argsort(-errors[n, k], kind='stable')[:top]
+    return [(dump['images'][n[i]]['img_id'], dump['images'][n[i]].get('img_path', ''),
+             dump['keypoint_names'][k[i]], float(errors[n[i], k[i]])) for i in order]
+
+
+def clinical_summary(dump, default_spacing=None):
+    """Per measurement: mean |pred - gt| value, success rate, confusion matrix.
+
+    Uses images whose 19 ground-truth landmarks are all present. Returns None with a
+    reason when not applicable (not 19 landmarks, unknown spacing, no complete image).
+    """
+    if len(dump['keypoint_names']) != clinical.NUM_LANDMARKS:
+        return None, f'{len(dump["keypoint_names"])} landmarks, not the 19 ISBI ones'
+    preds, gts, spacings, skipped = [], [], [], 0
+    for img in dump['images']:
+        if any(g is None for g in img['gt']):
+            skipped += 1
+            continue
+        sp = img.get('pixel_spacing') or default_spacing
+        if sp is None:
+            return None, (f'image {img.get("img_id")} has no pixel_spacing '
+                          '(pass --pixel-spacing)')
+        preds.append(img['pred'])
+        gts.append(img['gt'])
+        spacings.append(np.broadcast_to(np.asarray(sp, float), (2,)))
+    if not preds:
+        return None, 'no image has all 19 ground-truth landmarks'
+    spacings = np.array(spacings)
+    try:
+        pm = clinical.measure(np.array(preds, float), spacings)
+        gm = clinical.measure(np.array(gts, float), spacings)
+    except ValueError as e:  # e.g. non-finite or coincident landmarks
+        return None, f'clinical measurements failed: {e}'
+    pc, gc = clinical.classify(pm), clinical.classify(gm)
+    out = {}
+    for name in clinical.MEASUREMENTS:
+        labels = clinical.CLASSES[name]
+        out[name] = dict(
+            mae=float(np.mean(np.abs(pm[name] - gm[name]))),
+            success_rate=clinical.success_rate(pc[name], gc[name], labels),
+            confusion=clinical.confusion_matrix(pc[name], gc[name], labels),
+            labels=labels)
+    return dict(measurements=out, n_images=len(preds), n_skipped=skipped), None
+
+
+def _fmt(x, digits=3):
+    return 'nan' if x != x else f'{x:.{digits}f}'
+
+
+def write_tables(rows, radii, unit, out_dir):
+    """per_landmark.csv (SDR in %) and per_landmark.md."""
+    sdr_cols = [f'SDR@{r:g}{unit}(%)' for r in radii]
+    header = ['landmark', 'n', f'MRE({unit})', f'SD({unit})'] + sdr_cols
+    body = [[name, str(s['n']), _fmt(s['MRE']), _fmt(s['SD'])]
+            + [_fmt(100 * x, 2) for x in s['SDR']] for name, s in rows]
+    csv_path = osp.join(out_dir, 'per_landmark.csv')
+    with open(csv_path, 'w', newline='') as f:
+        csv.writer(f).writerows([header] + body)
+    md_path = osp.join(out_dir, 'per_landmark.md')
+    with open(md_path, 'w') as f:
+        f.write('# Per-landmark radial error\n\n')
+        f.write('| ' + ' | '.join(header) + ' |\n')
+        f.write('|' + '---|' * len(header) + '\n')
+        for line in body:
+            f.write('| ' + ' | '.join(line) + ' |\n')
+    return [csv_path, md_path]
+
+
+def write_worst(cases, unit, out_dir):
+    path = osp.join(out_dir, 'worst_cases.csv')
+    with open(path, 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(['img_id', 'img_path', 'landmark', f'error({unit})'])
+        w.writerows([(i, p, name, _fmt(e, 4)) for i, p, name, e in cases])
+    return [path]
+
+
+def write_plots(errors, names, radii, unit, out_dir, max_radius=None):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    box_path = osp.join(out_dir, 'error_boxplot.png')
+    fig, ax = plt.subplots(figsize=(max(6, 0.5 * len(names) + 2), 4.5))
+    data = [errors[:, k][~np.isnan(errors[:, k])] for k in range(len(names))]
+    ax.boxplot(data, showfliers=True)
+    ax.set_xticks(range(1, len(names) + 1), names, rotation=60, ha='right', fontsize=7)
+    ax.set_ylabel(f'radial error ({unit})')
+    ax.set_title('Radial error per landmark')
+    fig.tight_layout()
+    fig.savefig(box_path, dpi=120)
+    plt.close(fig)
+
+    curve_path = osp.join(out_dir, 'sdr_curve.png')
+    grid = np.linspace(0, max_radius or 2 * max(radii), 201)
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for k in range(len(names)):
+        ax.plot(grid, 100 * sdr_curve(errors[:, k], grid), color='grey', lw=0.6, alpha=0.35)
+    ax.plot(grid, 100 * sdr_curve(errors, grid), color='C0', lw=2, label='all landmarks')
+    for r in radii:
+        ax.axvline(r, color='k', ls=':', lw=0.8)
+    ax.set_xlabel(f'radius ({unit})')
+    ax.set_ylabel('SDR (%)')
+    ax.set_ylim(0, 100)
+    ax.set_title('Successful detection rate (faint: single landmarks)')
+    ax.legend(loc='lower right')
+    fig.tight_layout()
+    fig.savefig(curve_path, dpi=120)
+    plt.close(fig)
+    return [box_path, curve_path]
+
+
+def write_clinical(summary, out_dir):
+    path = osp.join(out_dir, 'clinical.md')
+    units = dict(FHI='', MW=' mm')
+    lines = ['# ISBI 2015 clinical classification (predicted vs ground-truth landmarks)', '',
+             f'{summary["n_images"]} images; {summary["n_skipped"]} skipped for missing '
+             'ground-truth landmarks. Success rate = mean per-class recall over the classes '
+             'present in the ground truth (the challenge score).', '',
+             '| measurement | mean abs error | success rate (%) |', '|---|---|---|']
+    for name, m in summary['measurements'].items():
+        lines.append(f'| {name} | {_fmt(m["mae"])}{units.get(name, " deg")} | '
+                     f'{_fmt(100 * m["success_rate"], 2)} |')
+    for name, m in summary['measurements'].items():
+        labels = m['labels']
+        lines += ['', f'## {name}', '', 'rows: ground truth, columns: prediction', '',
+                  '| gt \\ pred | ' + ' | '.join(
+                      f'{c} {clinical.MEANINGS[name][c]}' for c in labels) + ' |',
+                  '|---|' + '---|' * len(labels)]
+        for c, row in zip(labels, m['confusion']):
+            lines.append(f'| {c} | ' + ' | '.join(str(int(x)) for x in row) + ' |')
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    return [path]
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        description='Turn a CephalometricMetric predictions dump (JSON written with '
+        'outfile_prefix) into per-landmark tables, plots, the worst cases and, for ISBI '
+        '2015 (19 landmarks, known pixel spacing), the clinical classification report.')
+    p.add_argument('predictions', help='the *.predictions.json dump')
+    p.add_argument('--out-dir', required=True, help='folder for the report (created)')
+    p.add_argument('--top', type=int, default=20, help='rows in worst_cases.csv')
+    p.add_argument('--max-radius', type=float, default=None,
+                   help='right end of the SDR curve (default: twice the largest radius)')
+    p.add_argument('--pixel-spacing', type=float, default=None,
+                   help='mm per pixel for images without pixel_spacing (clinical.md only)')
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        dump = load_dump(args.predictions)
+    except ReportError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 2
+    names, unit = dump['keypoint_names'], dump['unit']
+    radii = [float(r) for r in dump['radii']]
+    errors = error_matrix(dump)
+    os.makedirs(args.out_dir, exist_ok=True)
+    written = write_tables(landmark_table(errors, names, radii), radii, unit, args.out_dir)
+    written += write_plots(errors, names, radii, unit, args.out_dir, args.max_radius)
+    written += write_worst(worst_cases(dump, errors, args.top), unit, args.out_dir)
+    summary, reason = clinical_summary(dump, args.pixel_spacing)
+    if summary is not None:
+        written += write_clinical(summary, args.out_dir)
+    for path in written:
+        print(f'wrote {path}')
+    if summary is None:
+        print(f'no clinical.md: {reason}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

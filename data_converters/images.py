@@ -1,0 +1,97 @@
+"""Image-file helpers shared by the converters: find an image whatever its extension
+(ISBI is released as BMP and mirrored as JPEG/PNG) and read its size from the header,
+refusing unreadable or truncated files without decoding a whole radiograph; report
+byte-identical images that sit in more than one split (the same radiograph trained on
+and tested)."""
+import os
+import os.path as osp
+import sys
+
+from PIL import Image
+
+from .errors import ConversionError
+from .output import drop_duplicates, duplicate_groups
+
+IMAGE_EXTENSIONS = ('.bmp', '.png', '.jpg', '.jpeg', '.tif', '.tiff')
+
+
+def list_images(folder):
+    """Map stem -> file name for the image files in ``folder`` (hidden files and other
+    extensions are ignored). Two images with one stem (``001.bmp`` and ``001.jpg``) are
+    an error: picking one would be a silent choice."""
+    found = {}
+    for name in sorted(os.listdir(folder)):
+        stem, ext = osp.splitext(name)
+        if name.startswith('.') or ext.lower() not in IMAGE_EXTENSIONS:
+            continue
+        if stem in found:
+            raise ConversionError(osp.join(folder, name),
+                                  f'two images with the stem {stem!r}: {found[stem]} and {name}')
+        found[stem] = name
+    return found
+
+
+def find_image(path):
+    """``path`` if it exists, else the one image with the same stem and another image
+    extension in the same folder (a mirror that re-encoded the files)."""
+    if osp.isfile(path):
+        return path
+    folder, stem = osp.dirname(path), osp.splitext(osp.basename(path))[0]
+    if not osp.isdir(folder):
+        raise ConversionError(path, f'image not found (no folder {folder})')
+    hits = [n for n in sorted(os.listdir(folder))
+            if osp.splitext(n)[0] == stem and osp.splitext(n)[1].lower() in IMAGE_EXTENSIONS]
+    if len(hits) != 1:
+        raise ConversionError(path, 'image not found' + (
+            f'; several with its stem: {", ".join(hits)}' if hits else
+            ' (nor any image with the same stem)'))
+    return osp.join(folder, hits[0])
+
+
+def image_size(path):
+    """Return ``(width, height)`` of a readable, complete image.
+
+    The size comes from the header. Completeness is checked cheaply: a JPEG must end
+    with its end-of-image marker (the scan data cannot contain it, so a truncated file
+    lacks it), a PNG's chunks are CRC-checked by ``verify()``, other formats (raw BMP,
+    TIFF) are decoded, which for uncompressed data is little more than reading it.
+    """
+    try:
+        with Image.open(path) as img:
+            size = img.size
+            if img.format == 'JPEG':
+                with open(path, 'rb') as f:
+                    f.seek(max(0, osp.getsize(path) - 4096))
+                    if b'\xff\xd9' not in f.read():
+                        raise OSError('truncated JPEG (no end-of-image marker)')
+            elif img.format == 'PNG':
+                img.verify()
+            else:
+                img.load()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise ConversionError(path, f'unreadable or truncated image: {err}') from None
+    if min(size) < 1:
+        raise ConversionError(path, f'empty image ({size[0]}x{size[1]})')
+    return size
+
+
+def warn_duplicates(splits, image_root, dedupe):
+    """Warn about byte-identical images in several splits; drop later copies if asked."""
+    groups = duplicate_groups(splits, image_root)
+    for group in groups:
+        print('warning: byte-identical images in more than one split: '
+              + ', '.join(f'{f} ({s})' for s, f in group), file=sys.stderr)
+    if groups and dedupe:
+        print(f'--dedupe: keeping the first copy of {len(groups)} duplicated images',
+              file=sys.stderr)
+        return drop_duplicates(splits, groups)
+    if groups:
+        print('  (use --dedupe to keep only the first copy)', file=sys.stderr)
+    return splits
+
+
+def add_dedupe_arg(parser):
+    parser.add_argument('--dedupe', action='store_true',
+                        help='byte-identical images found in several splits are always reported '
+                             '(on stderr); with --dedupe only the first copy is kept, in split '
+                             'order (train first, then val, then test)')

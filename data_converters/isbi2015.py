@@ -1,0 +1,125 @@
+"""ISBI 2015 cephalometric challenge -> COCO-keypoint JSON.
+
+Reads ROOT/RawImage/{TrainingData,Test1Data,Test2Data}/NNN.<bmp|jpg|png|...> and
+ROOT/AnnotationsByMD/400_senior|400_junior/NNN.txt (19 lines "x,y" in pixel indices, then
+the 8 class labels ANB, SNB, SNA, ODI, APDI, FHI, FMA, MW). Writes
+OUT/annotations/{train,test1,test2}.json for the splits present, with file_name relative
+to ROOT, pixel spacing 0.1 mm, and the class labels as the image field "isbi_classes".
+
+Annotator: the default is the senior orthodontist, because it is the one annotation every
+copy of the data has (our mirror has no 400_junior folder). Papers differ: many average
+the two annotators (--annotator mean), some use the senior only; say which you used when
+you compare results. With "mean", a class label is kept only where the senior and the
+junior agree (labels where they disagree are left out of isbi_classes).
+"""
+import argparse
+import os.path as osp
+import re
+
+import numpy as np
+from tqdm import tqdm
+
+from .coco import ImageRecord
+from .errors import ConversionError
+from .images import add_dedupe_arg, image_size, list_images, warn_duplicates
+from .landmarks import names_and_skeleton
+from .output import add_output_args, write_dataset
+
+SPLIT_FOLDERS = {'train': 'TrainingData', 'test1': 'Test1Data', 'test2': 'Test2Data'}
+ANNOTATOR_FOLDERS = {'senior': '400_senior', 'junior': '400_junior'}
+CLASS_NAMES = ['ANB', 'SNB', 'SNA', 'ODI', 'APDI', 'FHI', 'FMA', 'MW']
+NUM_LANDMARKS = 19
+SPACING_MM = 0.1
+
+
+def read_annotation(path):
+    """Parse one txt: return ``(points (19, 2) float, classes dict)``.
+
+    Errors name the file and the 1-based line. Trailing blank lines are ignored.
+    """
+    try:
+        with open(path) as f:
+            lines = f.read().rstrip().splitlines()
+    except OSError as err:
+        raise ConversionError(path, f'cannot read annotation: {err.strerror}') from None
+    expected = NUM_LANDMARKS + len(CLASS_NAMES)
+    if len(lines) < expected:
+        raise ConversionError(path, f'too few lines: {len(lines)}, expected {NUM_LANDMARKS} "x,y" '
+                              f'lines then {len(CLASS_NAMES)} class lines', line=len(lines) + 1)
+    points = np.empty((NUM_LANDMARKS, 2))
+    for i, line in enumerate(lines[:NUM_LANDMARKS]):
+        try:
+            x, y = (float(v) for v in re.split(r'[,\s]+', line.strip()))   # "x,y" or "x y"
+        except ValueError:
+            x = y = np.nan
+        points[i] = x, y
+        if not np.isfinite(points[i]).all():
+            raise ConversionError(path, f'expected "x,y", got {line!r}', line=i + 1)
+    classes = {}
+    for i, name in enumerate(CLASS_NAMES, start=NUM_LANDMARKS):
+        try:
+            classes[name] = int(lines[i].strip())
+        except ValueError:
+            raise ConversionError(path, f'expected the integer {name} class, got {lines[i]!r}',
+                                  line=i + 1) from None
+    return points, classes
+
+
+def load_annotation(ann_dirs, stem, annotator):
+    """Points and classes of one image for the chosen annotator (or their mean)."""
+    if annotator != 'mean':
+        return read_annotation(osp.join(ann_dirs[annotator], f'{stem}.txt'))
+    (p_s, c_s), (p_j, c_j) = (read_annotation(osp.join(ann_dirs[a], f'{stem}.txt'))
+                              for a in ('senior', 'junior'))
+    return (p_s + p_j) / 2, {k: v for k, v in c_s.items() if c_j[k] == v}
+
+
+def check_folder(path, what):
+    if not osp.isdir(path):
+        raise ConversionError(path, f'{what} folder not found')
+
+
+def collect(root, annotator):
+    """Validate the layout and build ``{split: [ImageRecord]}``; writes nothing."""
+    check_folder(root, 'ISBI 2015 root')
+    raw = osp.join(root, 'RawImage')
+    check_folder(raw, 'image')
+    folders = {s: f for s, f in SPLIT_FOLDERS.items() if osp.isdir(osp.join(raw, f))}
+    if not folders:
+        raise ConversionError(raw, 'no split folder found (expected any of '
+                              + ', '.join(SPLIT_FOLDERS.values()) + ')')
+    needed = ['senior', 'junior'] if annotator == 'mean' else [annotator]
+    ann_dirs = {a: osp.join(root, 'AnnotationsByMD', ANNOTATOR_FOLDERS[a]) for a in needed}
+    for a, folder in ann_dirs.items():
+        check_folder(folder, f'{a} annotator ({ANNOTATOR_FOLDERS[a]})')
+    todo = [(split, folder, stem, name) for split, folder in folders.items()
+            for stem, name in list_images(osp.join(raw, folder)).items()]
+    splits = {s: [] for s in folders}
+    for split, folder, stem, name in tqdm(todo, desc='isbi2015', unit='img'):
+        path = osp.join(raw, folder, name)
+        width, height = image_size(path)
+        points, classes = load_annotation(ann_dirs, stem, annotator)
+        rec = ImageRecord(f'RawImage/{folder}/{name}', width, height, points,
+                          (SPACING_MM, SPACING_MM), 'isbi2015', extra=dict(isbi_classes=classes))
+        rec.check_inside(osp.join(ann_dirs[needed[0]], f'{stem}.txt'))
+        splits[split].append(rec)
+    return splits
+
+
+def run(args):
+    splits = warn_duplicates(collect(args.root, args.annotator), args.root, args.dedupe)
+    names, skeleton = names_and_skeleton('isbi2015')
+    return write_dataset(splits, args.out, names, skeleton, args.roi, args.roi_margin, 'isbi2015')
+
+
+def add_parser(sub):
+    p = sub.add_parser('isbi2015', help='ISBI 2015 challenge (RawImage/ + AnnotationsByMD/)',
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--root', required=True,
+                   help='dataset root holding RawImage/ and AnnotationsByMD/')
+    p.add_argument('--annotator', choices=['senior', 'junior', 'mean'], default='senior',
+                   help='whose landmarks: senior (default; present in every copy), junior, or '
+                        'mean = average of both (needs both folders)')
+    add_dedupe_arg(p)
+    add_output_args(p)
+    p.set_defaults(func=run)

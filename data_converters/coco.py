@@ -74,6 +74,9 @@ def write_json_atomic(obj, path):
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path), suffix='.tmp', dir=folder)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)      # mkstemp makes 0600; output is an ordinary file
     try:
         with os.fdopen(fd, 'w') as f:
             json.dump(obj, f, indent=1)

@@ -7,6 +7,6 @@ MMEngine checkpoints need under torch's ``weights_only`` loading.
 """
 from .version import __version__
 from .engine import safe_checkpoint  # noqa: F401  (allow-list before any checkpoint loads)
-from . import datasets, engine, evaluation  # noqa: F401,E402  (registration)
+from . import codecs, datasets, engine, evaluation, models  # noqa: F401,E402  (registration)
 
 __all__ = ['__version__']

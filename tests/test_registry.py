@@ -9,8 +9,8 @@ EXPECTED = {
                  'LateralPhotoDataset'},
     'METRICS': {'CephalometricMetric'},
     'HOOKS': {'BestCheckpointAliasHook'},
-    'MODELS': set(),
-    'KEYPOINT_CODECS': set(),
+    'MODELS': {'S2DHRNet', 'DepthToSpaceHeatmapHead'},
+    'KEYPOINT_CODECS': {'CompensatedHeatmap'},
 }
 REGISTRIES = dict(DATASETS=DATASETS, METRICS=METRICS, HOOKS=HOOKS, MODELS=MODELS,
                   KEYPOINT_CODECS=KEYPOINT_CODECS)

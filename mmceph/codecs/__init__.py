@@ -1,0 +1,3 @@
+from .compensated_heatmap import CompensatedHeatmap
+
+__all__ = ['CompensatedHeatmap']

@@ -34,14 +34,14 @@ def trained(tmp_path_factory):
          '--num-images', '12', '--width', '192', '--height', '240'], REPO)
     # Run from an unrelated directory: mim must find mmceph's train.py in the installed package.
     out = run(['mim', 'train', 'mmceph', CONFIG, '--work-dir', str(work), '--cfg-options',
-               'train_cfg.max_epochs=2', 'train_cfg.val_interval=1',
+               'train_cfg.max_epochs=4', 'train_cfg.val_interval=2',
                'train_dataloader.batch_size=4', *data_options(data)], tmp)
     return data, work, out
 
 
 def test_training_writes_checkpoints_and_best_alias(trained):
     data, work, out = trained
-    assert (work / 'epoch_2.pth').is_file()
+    assert (work / 'epoch_4.pth').is_file()
     assert (work / 'best_MRE.pth').is_file()
     best = [f for f in os.listdir(work) if f.startswith('best_MRE_epoch_')]
     assert len(best) == 1 and osp.samefile(work / best[0], work / 'best_MRE.pth')
@@ -73,3 +73,84 @@ def test_infer_writes_json_and_overlay(trained, tmp_path):
     assert lm['x_mm'] == pytest.approx(lm['x_px'] * 0.1, abs=1e-2)
     roi = json.load(open(data / 'roi_prior.json'))['roi_xyxy_normalised']
     assert result['roi_xyxy_px'][0] == pytest.approx(roi[0] * image['width'], abs=0.1)
+
+
+def write_dicom(path, pixels, spacing_rc):
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b'\0' * 128)
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.Rows, ds.Columns = pixels.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, 'MONOCHROME2'
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+    ds.PixelSpacing = [str(v) for v in spacing_rc]
+    ds.PixelData = pixels.astype('<u2').tobytes()
+    ds.save_as(str(path), enforce_file_format=True)
+
+
+def test_infer_folder_of_formats_with_a_corrupt_file(trained, tmp_path):
+    import cv2
+    import numpy as np
+
+    from mmceph.evaluation.clinical import analyse
+    data, work, _ = trained
+    image = json.load(open(data / 'annotations/test.json'))['images'][0]
+    grey = cv2.imread(str(data / image['file_name']), cv2.IMREAD_GRAYSCALE)
+    folder = tmp_path / 'in'
+    folder.mkdir()
+    cv2.imwrite(str(folder / 'a_colour.jpg'), cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
+    cv2.imwrite(str(folder / 'b_16bit.tif'), grey.astype(np.uint16) * 257)
+    cv2.imwrite(str(folder / 'c_grey.bmp'), grey)
+    write_dicom(folder / 'd_scan.dcm', grey.astype(np.uint16) * 16, (0.2, 0.15))
+    (folder / 'e_corrupt.png').write_bytes(b'\x89PNG\r\n\x1a\n not really a png')
+    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ['PATH'])
+    proc = subprocess.run([sys.executable, osp.join(REPO, 'tools/infer.py'), str(folder), CONFIG,
+                           str(work / 'best_MRE.pth'), '--out-dir', str(tmp_path / 'out')],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'e_corrupt.png' in proc.stderr and 'not a readable image' in proc.stderr
+    out = tmp_path / 'out'
+    for stem in ('a_colour', 'b_16bit', 'c_grey', 'd_scan'):
+        assert (out / f'{stem}.json').is_file() and (out / f'{stem}.png').is_file()
+    assert not (out / 'e_corrupt.json').exists()
+    dcm = json.load(open(out / 'd_scan.json'))
+    assert dcm['pixel_spacing_source'] == 'DICOM PixelSpacing'
+    assert dcm['pixel_spacing_mm'] == [0.15, 0.2]                # (x = column, y = row)
+    kpts = np.array([[lm['x_px'], lm['y_px']] for lm in dcm['landmarks']])
+    if 'measurements' not in dcm:   # a barely trained model may put two landmarks together
+        assert 'coincide' in dcm['measurements_error']
+        with pytest.raises(ValueError):
+            analyse(kpts, (0.15, 0.2))
+        return
+    expected = analyse(kpts, (0.15, 0.2))
+    for name, m in dcm['measurements'].items():
+        assert m['value'] == pytest.approx(expected[name]['value'], abs=0.05)
+        assert m['class'] == expected[name]['class']
+    a = json.load(open(out / 'a_colour.json'))
+    c = json.load(open(out / 'c_grey.json'))
+    assert a['landmarks'][0]['x_px'] == pytest.approx(c['landmarks'][0]['x_px'], abs=1.0)
+    rows = (out / 'landmarks.csv').read_text().splitlines()
+    assert len(rows) == 1 + 4 * 19
+    assert (out / 'measurements.csv').read_text().count('\n') == 1 + 4 * 8
+
+
+def test_mmpose_inferencer_uses_the_roi_prior(trained):
+    from mmpose.apis import MMPoseInferencer
+
+    from mmceph.apis import LandmarkPredictor
+    data, work, _ = trained
+    image = str(data / json.load(open(data / 'annotations/test.json'))['images'][0]['file_name'])
+    inferencer = MMPoseInferencer(pose2d=CONFIG, pose2d_weights=str(work / 'best_MRE.pth'),
+                                  device='cpu')
+    result = next(inferencer(image, return_vis=False))
+    pred = result['predictions'][0][0]
+    ours, _, _ = LandmarkPredictor(CONFIG, str(work / 'best_MRE.pth')).predict(image)
+    assert len(pred['keypoints']) == 19
+    for (x, y), lm in zip(pred['keypoints'], ours['landmarks']):
+        assert x == pytest.approx(lm['x_px'], abs=0.05) and y == pytest.approx(lm['y_px'], abs=0.05)
+    roi = ours['roi_xyxy_px']
+    assert pred['bbox'][0] == pytest.approx(roi, abs=0.2)

@@ -2,17 +2,18 @@
 import inspect
 
 import mmceph
-from mmpose.registry import DATASETS, HOOKS, KEYPOINT_CODECS, METRICS, MODELS
+from mmpose.registry import DATASETS, HOOKS, KEYPOINT_CODECS, METRICS, MODELS, TRANSFORMS
 
 EXPECTED = {
     'DATASETS': {'CephalometricDataset', 'ISBI2015Dataset', 'WebCeph2kDataset',
                  'LateralPhotoDataset'},
     'METRICS': {'CephalometricMetric'},
     'HOOKS': {'BestCheckpointAliasHook'},
+    'TRANSFORMS': {'ApplyRoiPrior'},
     'MODELS': {'S2DHRNet', 'DepthToSpaceHeatmapHead'},
     'KEYPOINT_CODECS': {'CompensatedHeatmap'},
 }
-REGISTRIES = dict(DATASETS=DATASETS, METRICS=METRICS, HOOKS=HOOKS, MODELS=MODELS,
+REGISTRIES = dict(DATASETS=DATASETS, METRICS=METRICS, HOOKS=HOOKS, MODELS=MODELS, TRANSFORMS=TRANSFORMS,
                   KEYPOINT_CODECS=KEYPOINT_CODECS)
 
 

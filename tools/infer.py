@@ -1,8 +1,11 @@
 """Predict cephalometric landmarks on an image or a folder of images.
 
 Writes, per image, DIR/<name>.json (landmarks in pixels and millimetres with a
-confidence each, the spacing used and where it came from) and DIR/<name>.png (overlay);
-for a folder, also DIR/landmarks.csv. Spacing: --pixel-spacing, else the file's own
+confidence each, the spacing used and where it came from; for 19-landmark ISBI models the
+8 clinical measurements with their class and its meaning) and DIR/<name>.png (overlay:
+landmarks, names, the lines behind the measurements; orange = confidence < 0.3); for a
+folder, also DIR/landmarks.csv and DIR/measurements.csv. Inputs: BMP/PNG/JPEG/TIFF, 8 or
+16 bit, grey or colour, and DICOM. Spacing: --pixel-spacing, else the file's own
 (DICOM PixelSpacing / ImagerPixelSpacing), else the training set's single spacing, else
 pixels only. A file that cannot be read is reported and skipped; the rest goes on.
 
@@ -80,11 +83,13 @@ def main(argv=None):
         write_atomic(stem + '.json', json.dumps(result, indent=1))
         if not args.no_overlay:
             scores = [lm['confidence'] for lm in result['landmarks']]
-            overlay = draw_overlay(image, kpts, predictor.names, scores=scores)
+            overlay = draw_overlay(image, kpts, predictor.names, predictor.measurement_lines, scores)
             write_atomic(stem + '.png', cv2.imencode('.png', overlay)[1].tobytes())
         rows.append(result)
     if osp.isdir(args.input) and rows:
         write_atomic(osp.join(args.out_dir, 'landmarks.csv'), _csv_text(rows))
+        if any('measurements' in r for r in rows):
+            write_atomic(osp.join(args.out_dir, 'measurements.csv'), _measurements_csv(rows))
     print(f'{len(rows)} image(s) written to {args.out_dir}'
           + (f'; {len(failures)} skipped' if failures else ''))
     return 1 if failures and not rows else 0
@@ -98,6 +103,17 @@ def _csv_text(rows):
         for lm in r['landmarks']:
             w.writerow([r['image'], lm['name'], lm['x_px'], lm['y_px'], lm.get('x_mm', ''),
                         lm.get('y_mm', ''), lm['confidence']])
+    return f.getvalue()
+
+
+def _measurements_csv(rows):
+    f = io.StringIO()
+    w = csv.writer(f)
+    w.writerow(['image', 'measurement', 'value', 'unit', 'class', 'meaning'])
+    for r in rows:
+        for name, m in r.get('measurements', {}).items():
+            w.writerow([r['image'], name, m['value'], r['measurement_units'][name], m['class'],
+                        m['meaning']])
     return f.getvalue()
 
 

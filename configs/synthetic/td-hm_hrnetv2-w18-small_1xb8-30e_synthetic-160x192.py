@@ -55,6 +55,7 @@ train_pipeline = [
     dict(type='PackPoseInputs')]
 val_pipeline = [
     dict(type='LoadImage'),
+    dict(type='ApplyRoiPrior'),   # at inference: the model's ROI prior becomes the bbox
     dict(type='GetBBoxCenterScale', padding=1.0),
     dict(type='TopdownAffine', input_size=input_size),
     dict(type='PackPoseInputs')]

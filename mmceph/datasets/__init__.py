@@ -1,4 +1,5 @@
 from .cephalometric import (CephalometricDataset, ISBI2015Dataset, LateralPhotoDataset,
                             WebCeph2kDataset)
+from .transforms import ApplyRoiPrior
 
-__all__ = ['CephalometricDataset', 'ISBI2015Dataset', 'WebCeph2kDataset', 'LateralPhotoDataset']
+__all__ = ['ApplyRoiPrior', 'CephalometricDataset', 'ISBI2015Dataset', 'WebCeph2kDataset', 'LateralPhotoDataset']

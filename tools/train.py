@@ -8,6 +8,8 @@ Examples:
 import argparse
 import os
 import os.path as osp
+import signal
+import sys
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
@@ -52,7 +54,14 @@ def build_config(args):
     return cfg
 
 
+def exit_on_sigterm(signum, frame):
+    """SIGTERM (e.g. a scheduler's time limit) becomes a normal exit, so a checkpoint
+    being written is cleaned up rather than left as a temporary file; resume with --resume."""
+    sys.exit(128 + signum)
+
+
 def main(argv=None):
+    signal.signal(signal.SIGTERM, exit_on_sigterm)
     Runner.from_cfg(build_config(parse_args(argv))).train()
 
 

@@ -1,5 +1,5 @@
 # Runtime shared by every mmceph config: MMPose scope, mmceph registration, checkpoint
-# selection by the lowest MRE with a stable best_MRE.pth alias.
+# selection by the lowest MRE with a stable best_MRE.pth alias, atomic checkpoint writes.
 default_scope = 'mmpose'
 custom_imports = dict(imports=['mmceph'], allow_failed_imports=False)
 
@@ -7,8 +7,9 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=10),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # atomic_local (mmceph): a run killed mid-save never leaves a truncated checkpoint
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=1,
-                    save_best='MRE', rule='less'),
+                    save_best='MRE', rule='less', backend_args=dict(backend='atomic_local')),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='PoseVisualizationHook', enable=False))
 custom_hooks = [dict(type='BestCheckpointAliasHook', key='MRE')]

@@ -1,4 +1,5 @@
 from . import safe_checkpoint
+from .atomic_backend import AtomicLocalBackend
 from .hooks import BestCheckpointAliasHook
 
-__all__ = ['BestCheckpointAliasHook', 'safe_checkpoint']
+__all__ = ['AtomicLocalBackend', 'BestCheckpointAliasHook', 'safe_checkpoint']

@@ -107,14 +107,14 @@ def test_missing_gt_is_excluded_even_with_an_error_value():
     dump['images'][2]['error'][0] = 0.0      # gt null but a stray 0.0 error
     errors = report.error_matrix(dump)
     assert np.isnan(errors[2, 0])
-    stats = report.error_stats(errors[:, 0], [1.0])
+    stats = report.landmark_table(errors, ['a', 'b'], [1.0])[0][1]
     assert stats['n'] == 2 and stats['MRE'] == pytest.approx(1.0)
 
 
 def test_stats_helpers():
     e = np.array([[1.0, np.nan], [3.0, 2.0]])
     np.testing.assert_allclose(report.sdr_curve(e, [0.5, 1.0, 2.0, 3.0]), [0, 1 / 3, 2 / 3, 1])
-    assert report.error_stats(np.array([np.nan]), [2.0])['n'] == 0
+    assert report.landmark_table(np.array([[np.nan]]), ['x'], [2.0])[0][1]['n'] == 0
     assert len(report.worst_cases(dict(images=[dict(img_id=1), dict(img_id=2)],
                                        keypoint_names=['x', 'y']), e, top=2)) == 2
 

@@ -13,7 +13,6 @@ landmarks missing in the ground truth (null) are left out, never counted as zero
 """
 import argparse
 import csv
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -21,22 +20,8 @@ import sys
 
 import numpy as np
 
-_CLINICAL = osp.join(osp.dirname(osp.abspath(__file__)), '..', '..', 'mmceph',
-                     'evaluation', 'clinical.py')
-
-
-def _load_clinical():
-    """The numpy-only clinical module, by file path so MMPose/torch are not imported."""
-    if osp.isfile(_CLINICAL):
-        spec = importlib.util.spec_from_file_location('mmceph_clinical', _CLINICAL)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    from mmceph.evaluation import clinical  # installed package without the source tree
-    return clinical
-
-
-clinical = _load_clinical()
+from mmceph.evaluation import clinical
+from mmceph.evaluation.landmark_errors import summarise
 
 
 class ReportError(Exception):
@@ -90,20 +75,11 @@ def error_matrix(dump):
                      for img in dump['images']], dtype=float)
 
 
-def error_stats(errors, radii):
-    """{'n', 'MRE', 'SD', 'SDR': [fraction per radius]} of the non-NaN errors."""
-    e = np.asarray(errors, float).ravel()
-    e = e[~np.isnan(e)]
-    if e.size == 0:
-        return dict(n=0, MRE=float('nan'), SD=float('nan'), SDR=[float('nan')] * len(radii))
-    return dict(n=int(e.size), MRE=float(e.mean()), SD=float(e.std()),
-                SDR=[float((e <= r).mean()) for r in radii])
-
-
 def landmark_table(errors, names, radii):
-    """Rows (name, stats) per landmark and a final ('ALL', stats) over everything."""
-    rows = [(name, error_stats(errors[:, k], radii)) for k, name in enumerate(names)]
-    return rows + [('ALL', error_stats(errors, radii))]
+    """Rows (name, stats) per landmark and a final ('ALL', stats) over everything, with the
+    metric's own statistics (``landmark_errors.summarise``)."""
+    summary = summarise(errors, radii)
+    return list(zip(names, summary['per_landmark'])) + [('ALL', summary['overall'])]
 
 
 def sdr_curve(errors, radii_grid):
@@ -169,7 +145,7 @@ def write_tables(rows, radii, unit, out_dir):
     sdr_cols = [f'SDR@{r:g}{unit}(%)' for r in radii]
     header = ['landmark', 'n', f'MRE({unit})', f'SD({unit})'] + sdr_cols
     body = [[name, str(s['n']), _fmt(s['MRE']), _fmt(s['SD'])]
-            + [_fmt(100 * x, 2) for x in s['SDR']] for name, s in rows]
+            + [_fmt(100 * s['SDR'][r], 2) for r in radii] for name, s in rows]
     csv_path = osp.join(out_dir, 'per_landmark.csv')
     with open(csv_path, 'w', newline='') as f:
         csv.writer(f).writerows([header] + body)

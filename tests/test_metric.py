@@ -72,3 +72,41 @@ def test_dump_has_per_image_errors(tmp_path):
     assert dump['unit'] == 'mm' and dump['keypoint_names'] == ['a', 'b', 'c']
     img = dump['images'][0]
     assert img['img_id'] == 7 and img['error'] == [1.0, 0.0, None] and img['gt'][2] is None
+
+
+def test_clinical_scores_measurements_against_ground_truth(isbi_root):
+    import os.path as osp
+
+    from mmceph.evaluation.clinical import MEASUREMENTS
+    from mmceph.metainfo.isbi2015 import KEYPOINTS
+
+    def points(i):
+        with open(osp.join(isbi_root, 'AnnotationsByMD', '400_senior', f'{i:03d}.txt')) as f:
+            return [[float(v) for v in line.split(',')] for line in f.read().split()[:19]]
+
+    metric = CephalometricMetric(clinical=True)
+    metric.dataset_meta = dict(keypoint_id2name=dict(enumerate(KEYPOINTS)), num_keypoints=19)
+    gts = [points(i) for i in (1, 2, 3, 4)]
+    # perfect predictions for 3 images; image 4 gets image 1's landmarks (different classes)
+    preds = gts[:3] + [gts[0]]
+    samples = [sample(i, p, g, [1] * 19, [0.1, 0.1]) for i, (p, g) in enumerate(zip(preds, gts))]
+    metric.process([], samples)
+    m = metric.compute_metrics(metric.results)
+    assert m['MRE'] > 0
+    for name in MEASUREMENTS:
+        assert 0 <= m[f'{name}_success'] <= 1 and m[f'{name}_abs_err'] >= 0
+    from mmceph.evaluation.clinical import compare_measurements
+    expected = compare_measurements(np.array(preds), np.array(gts), 0.1)
+    assert m['ANB_abs_err'] == pytest.approx(expected['ANB']['mae'])
+    assert m['SNA_success'] == pytest.approx(expected['SNA']['success_rate'])
+    assert min(m[f'{n}_abs_err'] for n in MEASUREMENTS) >= 0 and any(
+        m[f'{n}_abs_err'] > 0 for n in MEASUREMENTS)
+
+
+def test_clinical_on_pixel_data_is_refused():
+    metric = CephalometricMetric(clinical=True)
+    metric.dataset_meta = META
+    gt = [[0, 0]] * 3
+    metric.process([], [sample(1, gt, gt, [1, 1, 1], None)])
+    with pytest.raises(ValueError, match='clinical=True needs 19-landmark'):
+        metric.compute_metrics(metric.results)

@@ -207,3 +207,24 @@ def success_rate(pred_classes, gt_classes, labels=None):
     rows = cm.sum(axis=1)
     present = rows > 0
     return float(np.mean(np.diag(cm)[present] / rows[present]))
+
+
+def compare_measurements(pred, gt, pixel_spacing=0.1):
+    """How well predicted landmarks reproduce the clinical picture, as the challenge
+    scored it: per measurement the mean absolute difference of the values, the success
+    rate of the classes (``success_rate``) and the confusion matrix (rows = classes from
+    the ground-truth landmarks).
+
+    Args:
+        pred, gt: (N, 19, 2) landmarks in pixels of the same N images.
+        pixel_spacing: as for ``measure`` (scalar, (sx, sy) or (N, 2)).
+    """
+    pm, gm = measure(pred, pixel_spacing), measure(gt, pixel_spacing)
+    pc, gc = classify(pm), classify(gm)
+    out = {}
+    for name in MEASUREMENTS:
+        labels = CLASSES[name]
+        out[name] = dict(mae=float(np.mean(np.abs(np.asarray(pm[name]) - gm[name]))),
+                         success_rate=success_rate(pc[name], gc[name], labels),
+                         confusion=confusion_matrix(pc[name], gc[name], labels), labels=labels)
+    return out

@@ -120,19 +120,9 @@ def clinical_summary(dump, default_spacing=None):
         return None, 'no image has all 19 ground-truth landmarks'
     spacings = np.array(spacings)
     try:
-        pm = clinical.measure(np.array(preds, float), spacings)
-        gm = clinical.measure(np.array(gts, float), spacings)
+        out = clinical.compare_measurements(np.array(preds, float), np.array(gts, float), spacings)
     except ValueError as e:  # e.g. non-finite or coincident landmarks
         return None, f'clinical measurements failed: {e}'
-    pc, gc = clinical.classify(pm), clinical.classify(gm)
-    out = {}
-    for name in clinical.MEASUREMENTS:
-        labels = clinical.CLASSES[name]
-        out[name] = dict(
-            mae=float(np.mean(np.abs(pm[name] - gm[name]))),
-            success_rate=clinical.success_rate(pc[name], gc[name], labels),
-            confusion=clinical.confusion_matrix(pc[name], gc[name], labels),
-            labels=labels)
     return dict(measurements=out, n_images=len(preds), n_skipped=skipped), None
 
 

@@ -14,6 +14,7 @@ from mmengine.fileio import dump
 from mmengine.logging import MMLogger
 from mmpose.registry import METRICS
 
+from ..clinical import NUM_LANDMARKS, compare_measurements
 from ..landmark_errors import format_table, radial_errors, summarise
 
 
@@ -27,16 +28,21 @@ class CephalometricMetric(BaseMetric):
         outfile_prefix: if given, per-image predictions and errors are dumped to
             ``{outfile_prefix}.predictions.json`` (input of
             ``tools/analysis_tools/ceph_report.py``).
+        clinical: also score the 8 ISBI 2015 measurements (19-landmark datasets in mm,
+            images with all 19 ground-truth landmarks): keys ``<NAME>_abs_err`` (mean
+            absolute difference of the values) and ``<NAME>_success`` (the challenge's
+            classification success rate), e.g. ``ANB_success``.
     Keys: ``MRE``, ``MRE_std``, ``SDR_2.0mm``... (``MRE_px``, ``SDR_2.0px``... in pixels).
     """
     default_prefix: Optional[str] = None   # bare keys: save_best='MRE'
 
     def __init__(self, radii: Sequence[float] = (2.0, 2.5, 3.0, 4.0),
-                 outfile_prefix: Optional[str] = None, collect_device: str = 'cpu',
-                 prefix: Optional[str] = None):
+                 outfile_prefix: Optional[str] = None, clinical: bool = False,
+                 collect_device: str = 'cpu', prefix: Optional[str] = None):
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.radii = tuple(float(r) for r in radii)
         self.outfile_prefix = outfile_prefix
+        self.clinical = clinical
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
@@ -76,7 +82,27 @@ class CephalometricMetric(BaseMetric):
         overall = summary['overall']
         metrics = {f'MRE{suffix}': overall['MRE'], f'MRE_std{suffix}': overall['SD']}
         metrics.update({f'SDR_{r:.1f}{unit}': overall['SDR'][r] for r in self.radii})
+        if self.clinical:
+            metrics.update(self._clinical_metrics(results, unit))
         return metrics
+
+    def _clinical_metrics(self, results, unit):
+        complete = [r for r in results if r['visible'].size == NUM_LANDMARKS and r['visible'].all()]
+        if unit != 'mm' or not complete:
+            raise ValueError('clinical=True needs 19-landmark images with pixel spacing and '
+                             'all ground-truth landmarks present')
+        scores = compare_measurements(np.stack([r['pred'] for r in complete]),
+                                      np.stack([r['gt'] for r in complete]),
+                                      np.array([r['spacing'] for r in complete], float))
+        MMLogger.get_current_instance().info(
+            f'clinical measurements ({len(complete)} images): ' + ', '.join(
+                f"{k} |err| {v['mae']:.2f} success {100 * v['success_rate']:.1f}%"
+                for k, v in scores.items()))
+        out = {}
+        for name, v in scores.items():
+            out[f'{name}_abs_err'] = v['mae']
+            out[f'{name}_success'] = v['success_rate']
+        return out
 
     def _dump(self, results, errors, names, unit):
         images = []

@@ -79,5 +79,5 @@ val_dataloader = dict(
                  ann_file='annotations/test1.json', data_prefix=dict(img='raw/'),
                  test_mode=True, pipeline=val_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='CephalometricMetric')
+val_evaluator = dict(type='CephalometricMetric', clinical=True)   # + the 8 ISBI measurements
 test_evaluator = val_evaluator

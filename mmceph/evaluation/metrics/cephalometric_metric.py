@@ -91,9 +91,13 @@ class CephalometricMetric(BaseMetric):
         if unit != 'mm' or not complete:
             raise ValueError('clinical=True needs 19-landmark images with pixel spacing and '
                              'all ground-truth landmarks present')
-        scores = compare_measurements(np.stack([r['pred'] for r in complete]),
-                                      np.stack([r['gt'] for r in complete]),
-                                      np.array([r['spacing'] for r in complete], float))
+        try:
+            scores = compare_measurements(np.stack([r['pred'] for r in complete]),
+                                          np.stack([r['gt'] for r in complete]),
+                                          np.array([r['spacing'] for r in complete], float))
+        except ValueError as err:   # an untrained model may put two landmarks together
+            MMLogger.get_current_instance().warning(f'clinical measurements skipped: {err}')
+            return {}
         MMLogger.get_current_instance().info(
             f'clinical measurements ({len(complete)} images): ' + ', '.join(
                 f"{k} |err| {v['mae']:.2f} success {100 * v['success_rate']:.1f}%"

@@ -18,3 +18,6 @@ val_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
 test_dataloader = dict(dataset=dict(type=dataset_type, data_root=data_root,
                                     ann_file='annotations/test.json',
                                     data_prefix=dict(img='images/')))
+# The 8 ISBI measurements are defined on the 19 ISBI landmarks only.
+val_evaluator = dict(type='CephalometricMetric', clinical=False)
+test_evaluator = val_evaluator

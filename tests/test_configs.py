@@ -49,8 +49,13 @@ def test_config_builds_model_and_datasets(path, tmp_path):
     k = cfg.model.head.out_channels
     model = MODELS.build(cfg.model).eval()
     with torch.no_grad():
-        heatmaps = model(torch.zeros(1, 3, h, w), None, mode='tensor')
-    assert heatmaps.shape == (1, k, h // 4, w // 4)
+        out = model(torch.zeros(1, 3, h, w), None, mode='tensor')
+    voting = cfg.model.head.type == 'PatchVotingHead'
+    s = cfg.model.head.decoder.patch_size if voting else 4
+    if voting:    # presence logits and displacements per patch
+        assert [tuple(o.shape) for o in out] == [(1, k, h // s, w // s), (1, 2 * k, h // s, w // s)]
+    else:
+        assert out.shape == (1, k, h // 4, w // 4)
 
     loaders = [cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader]
     make_fixture(tmp_path, k, {d.dataset.ann_file for d in loaders})
@@ -64,5 +69,6 @@ def test_config_builds_model_and_datasets(path, tmp_path):
         sample = item['data_samples']
         assert sample.raw_ann_info['pixel_spacing'] == [0.1, 0.1]
         if hasattr(sample, 'gt_fields'):                  # training samples carry targets
-            assert tuple(sample.gt_fields.heatmaps.shape) == (k, h // 4, w // 4)
+            target = sample.gt_fields.presence if voting else sample.gt_fields.heatmaps
+            assert tuple(target.shape) == (k, h // s, w // s)
             assert float(sample.gt_instance_labels.keypoint_weights[0, 0]) == 0   # missing

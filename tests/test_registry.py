@@ -10,8 +10,9 @@ EXPECTED = {
     'METRICS': {'CephalometricMetric'},
     'HOOKS': {'BestCheckpointAliasHook'},
     'TRANSFORMS': {'ApplyRoiPrior'},
-    'MODELS': {'S2DHRNet', 'DepthToSpaceHeatmapHead'},
-    'KEYPOINT_CODECS': {'CompensatedHeatmap'},
+    'MODELS': {'S2DHRNet', 'DepthToSpaceHeatmapHead', 'UNetPlusPlus', 'KeypointL1Loss',
+               'PatchVotingHead'},
+    'KEYPOINT_CODECS': {'CompensatedHeatmap', 'PatchVotingLabel'},
 }
 REGISTRIES = dict(DATASETS=DATASETS, METRICS=METRICS, HOOKS=HOOKS, MODELS=MODELS, TRANSFORMS=TRANSFORMS,
                   KEYPOINT_CODECS=KEYPOINT_CODECS)

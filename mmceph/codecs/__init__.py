@@ -1,3 +1,4 @@
 from .compensated_heatmap import CompensatedHeatmap
+from .patch_voting import PatchVotingLabel
 
-__all__ = ['CompensatedHeatmap']
+__all__ = ['CompensatedHeatmap', 'PatchVotingLabel']

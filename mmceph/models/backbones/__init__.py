@@ -1,3 +1,4 @@
 from .s2d_hrnet import S2DHRNet
+from .unetpp import UNetPlusPlus
 
-__all__ = ['S2DHRNet']
+__all__ = ['S2DHRNet', 'UNetPlusPlus']

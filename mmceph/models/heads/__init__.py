@@ -1,3 +1,4 @@
 from .d2s_heatmap_head import DepthToSpaceHeatmapHead
+from .patch_voting_head import PatchVotingHead
 
-__all__ = ['DepthToSpaceHeatmapHead']
+__all__ = ['DepthToSpaceHeatmapHead', 'PatchVotingHead']

@@ -1,0 +1,3 @@
+from .heatmap_l1 import KeypointL1Loss
+
+__all__ = ['KeypointL1Loss']

@@ -108,5 +108,5 @@ def test_clinical_on_pixel_data_is_refused():
     metric.dataset_meta = META
     gt = [[0, 0]] * 3
     metric.process([], [sample(1, gt, gt, [1, 1, 1], None)])
-    with pytest.raises(ValueError, match='clinical=True needs 19-landmark'):
+    with pytest.raises(ValueError, match='clinical=True needs the 19 ISBI landmarks'):
         metric.compute_metrics(metric.results)

@@ -11,7 +11,7 @@ EXPECTED = {
     'HOOKS': {'BestCheckpointAliasHook'},
     'TRANSFORMS': {'ApplyRoiPrior'},
     'MODELS': {'S2DHRNet', 'DepthToSpaceHeatmapHead', 'UNetPlusPlus', 'KeypointL1Loss',
-               'PatchVotingHead'},
+               'PatchVotingHead', 'SemanticFusionNeck', 'TwoStageRegressionHead'},
     'KEYPOINT_CODECS': {'CompensatedHeatmap', 'PatchVotingLabel'},
 }
 REGISTRIES = dict(DATASETS=DATASETS, METRICS=METRICS, HOOKS=HOOKS, MODELS=MODELS, TRANSFORMS=TRANSFORMS,

@@ -1,6 +1,7 @@
 from .backbones import S2DHRNet, UNetPlusPlus
-from .heads import DepthToSpaceHeatmapHead, PatchVotingHead
+from .heads import DepthToSpaceHeatmapHead, PatchVotingHead, TwoStageRegressionHead
 from .losses import KeypointL1Loss
+from .necks import SemanticFusionNeck
 
 __all__ = ['S2DHRNet', 'UNetPlusPlus', 'DepthToSpaceHeatmapHead', 'PatchVotingHead',
-           'KeypointL1Loss']
+           'TwoStageRegressionHead', 'KeypointL1Loss', 'SemanticFusionNeck']

@@ -87,10 +87,13 @@ class CephalometricMetric(BaseMetric):
         return metrics
 
     def _clinical_metrics(self, results, unit):
-        complete = [r for r in results if r['visible'].size == NUM_LANDMARKS and r['visible'].all()]
-        if unit != 'mm' or not complete:
-            raise ValueError('clinical=True needs 19-landmark images with pixel spacing and '
-                             'all ground-truth landmarks present')
+        if unit != 'mm' or results[0]['visible'].size != NUM_LANDMARKS:
+            raise ValueError('clinical=True needs the 19 ISBI landmarks and a pixel spacing')
+        complete = [r for r in results if r['visible'].all()]
+        if not complete:
+            MMLogger.get_current_instance().warning(
+                'clinical measurements skipped: no image has all 19 ground-truth landmarks')
+            return {}
         try:
             scores = compare_measurements(np.stack([r['pred'] for r in complete]),
                                           np.stack([r['gt'] for r in complete]),

@@ -1,0 +1,3 @@
+from .semantic_fusion import SemanticFusionNeck
+
+__all__ = ['SemanticFusionNeck']

@@ -32,36 +32,54 @@ NUM_LANDMARKS = 19
 SPACING_MM = 0.1
 
 
+# "x,y" or "x y": ASCII decimal numbers, separated by one comma or by blanks (spaces, tabs)
+_NUMBER = r'[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?'
+_POINT = re.compile(rf'[ \t]*({_NUMBER})(?:[ \t]*,[ \t]*|[ \t]+)({_NUMBER})[ \t]*', re.ASCII)
+_CLASS = re.compile(r'[ \t]*([+-]?\d{1,9})[ \t]*', re.ASCII)
+
+
 def read_annotation(path):
     """Parse one txt: return ``(points (19, 2) float, classes dict)``.
 
-    Errors name the file and the 1-based line. Trailing blank lines are ignored.
+    The file is UTF-8 (a byte-order mark is allowed) with any line ending: 19 lines
+    "x,y" (or "x y") of finite decimal numbers, then the 8 integer class labels.
+    Trailing blank lines are ignored; anything else is an error that names the file and
+    the 1-based line.
     """
     try:
-        with open(path) as f:
-            lines = f.read().rstrip().splitlines()
+        with open(path, 'rb') as f:
+            data = f.read()
     except OSError as err:
         raise ConversionError(path, f'cannot read annotation: {err.strerror}') from None
+    try:
+        text = data.decode('utf-8-sig')
+    except UnicodeDecodeError as err:
+        raise ConversionError(path, f'not a UTF-8 text file (byte 0x{data[err.start]:02x})',
+                              line=data[:err.start].count(b'\n') + 1) from None
+    # universal newlines, as text mode reads them; split on line feeds only, so the line
+    # numbers are the ones an editor shows
+    lines = text.replace('\r\n', '\n').replace('\r', '\n').rstrip().split('\n')
     expected = NUM_LANDMARKS + len(CLASS_NAMES)
     if len(lines) < expected:
         raise ConversionError(path, f'too few lines: {len(lines)}, expected {NUM_LANDMARKS} "x,y" '
                               f'lines then {len(CLASS_NAMES)} class lines', line=len(lines) + 1)
+    if len(lines) > expected:
+        raise ConversionError(path, f'too many lines: {len(lines)}, expected {NUM_LANDMARKS} '
+                              f'"x,y" lines then {len(CLASS_NAMES)} class lines',
+                              line=expected + 1)
     points = np.empty((NUM_LANDMARKS, 2))
     for i, line in enumerate(lines[:NUM_LANDMARKS]):
-        try:
-            x, y = (float(v) for v in re.split(r'[,\s]+', line.strip()))   # "x,y" or "x y"
-        except ValueError:
-            x = y = np.nan
-        points[i] = x, y
+        match = _POINT.fullmatch(line)
+        points[i] = (float(match[1]), float(match[2])) if match else (np.nan, np.nan)
         if not np.isfinite(points[i]).all():
             raise ConversionError(path, f'expected "x,y", got {line!r}', line=i + 1)
     classes = {}
     for i, name in enumerate(CLASS_NAMES, start=NUM_LANDMARKS):
-        try:
-            classes[name] = int(lines[i].strip())
-        except ValueError:
+        match = _CLASS.fullmatch(lines[i])
+        if not match:
             raise ConversionError(path, f'expected the integer {name} class, got {lines[i]!r}',
-                                  line=i + 1) from None
+                                  line=i + 1)
+        classes[name] = int(match[1])
     return points, classes
 
 
@@ -109,7 +127,10 @@ def collect(root, annotator):
 def run(args):
     splits = warn_duplicates(collect(args.root, args.annotator), args.root, args.dedupe)
     names, skeleton = names_and_skeleton('isbi2015')
-    return write_dataset(splits, args.out, names, skeleton, args.roi, args.roi_margin, 'isbi2015')
+    raw = osp.join(args.root, 'RawImage')
+    origins = {s: osp.join(raw, f) for s, f in SPLIT_FOLDERS.items() if osp.isdir(osp.join(raw, f))}
+    return write_dataset(splits, args.out, names, skeleton, args.roi, args.roi_margin, 'isbi2015',
+                         origins=origins)
 
 
 def add_parser(sub):

@@ -6,6 +6,7 @@
 Everything is validated before the first file is written, and each file is written
 atomically, so bad input leaves no partial output.
 """
+import argparse
 import hashlib
 import os.path as osp
 from collections import defaultdict
@@ -13,9 +14,22 @@ from collections import defaultdict
 import numpy as np
 
 from .coco import to_coco, write_json_atomic
+from .errors import ConversionError
 from .roi import apply_roi, compute_roi_prior, save_roi_prior
 
 TRAIN_SPLIT = 'train'
+
+
+def roi_margin(text):
+    """argparse type of --roi-margin: a finite fraction >= 0 (NaN would write NaN boxes,
+    a negative margin cuts training landmarks out of the box or turns it inside out)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float('nan')
+    if not (np.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f'expected a finite number >= 0, got {text!r}')
+    return value
 
 
 def add_output_args(parser, roi_default='prior'):
@@ -24,7 +38,7 @@ def add_output_args(parser, roi_default='prior'):
                         help='bbox of every image: "prior" = box of all TRAINING landmarks '
                              '(normalised) plus --roi-margin, saved as OUT/roi_prior.json; '
                              '"none" = the full image (default: %(default)s)')
-    parser.add_argument('--roi-margin', type=float, default=0.05,
+    parser.add_argument('--roi-margin', type=roi_margin, default=0.05,
                         help='margin of the ROI prior on each side, as a fraction of the '
                              'image size (default: %(default)s)')
 
@@ -50,16 +64,36 @@ def drop_duplicates(splits, groups):
     return {s: [r for r in recs if (s, r.file_name) not in drop] for s, recs in splits.items()}
 
 
-def write_dataset(splits, out, names, skeleton, roi_mode='prior', margin=0.05, source=''):
-    """Write every split's JSON (and the ROI prior); print and return a summary dict."""
+def _input_error(origins, split, message):
+    """An error about the data as a whole, naming the input it comes from: ``origins``
+    maps each split to its input file or folder (all of them are named when ``split`` has
+    none); without ``origins`` a plain ValueError."""
+    if not origins:
+        return ValueError(message)
+    where = origins.get(split) or ', '.join(sorted({str(p) for p in origins.values()}))
+    return ConversionError(where, message)
+
+
+def write_dataset(splits, out, names, skeleton, roi_mode='prior', margin=0.05, source='',
+                  origins=None):
+    """Write every split's JSON (and the ROI prior); print and return a summary dict.
+
+    ``origins`` (``{split: input file or folder}``) lets errors about the data as a whole
+    (no image at all, no training image, no labelled training landmark) name the input.
+    """
     splits = {s: r for s, r in splits.items() if r}
     if not splits:
-        raise ValueError('nothing to write: no split has any image')
+        raise _input_error(origins, None, 'nothing to write: no split has any image')
     roi = None
     if roi_mode == 'prior':
         if TRAIN_SPLIT not in splits:
-            raise ValueError('--roi prior needs a training split; use --roi none')
-        roi = compute_roi_prior(splits[TRAIN_SPLIT], margin)
+            raise _input_error(origins, TRAIN_SPLIT,
+                               '--roi prior needs a training split (no training image); '
+                               'use --roi none')
+        try:
+            roi = compute_roi_prior(splits[TRAIN_SPLIT], margin)
+        except ValueError as err:
+            raise _input_error(origins, TRAIN_SPLIT, str(err)) from None
     # Build everything in memory first, then write: nothing half-written on failure.
     docs = {}
     for split, records in splits.items():

@@ -69,36 +69,45 @@ def map_columns(df, path, keypoints, depth):
     return by_norm
 
 
+def _as_array(value, where, what):
+    """``np.asarray`` of a cell, which may hold anything (ragged lists, huge integers...)."""
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError, OverflowError) as err:
+        raise ConversionError(where, f'{what} is not an array: {err}') from None
+
+
 def as_image(value, where):
     """An (H, W, 3) uint8 array from a stored Image cell (3-D or flattened N x 3)."""
-    arr = np.asarray(value)
+    arr = _as_array(value, where, 'Image')
     if arr.ndim == 2 and arr.shape[1] == 3 and round(arr.shape[0] ** 0.5) ** 2 == arr.shape[0]:
         side = round(arr.shape[0] ** 0.5)
         arr = arr.reshape(side, side, 3)
-    if arr.ndim != 3 or arr.shape[2] != 3:
+    if arr.ndim != 3 or arr.shape[2] != 3 or not arr.size:
         raise ConversionError(where, f'Image has shape {arr.shape}, expected (H, W, 3) or (H*W, 3) '
-                              'with H == W')
+                              'with H == W, not empty')
     return _to_uint8(arr, where, 'Image')
 
 
 def as_depth(value, where):
     """An (H, W) uint8 depth map: uint8 as is, otherwise min..max -> 0..255 per image."""
-    arr = np.asarray(value)
+    arr = _as_array(value, where, 'depth_feature')
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[..., 0]
     if arr.ndim == 1 and round(arr.size ** 0.5) ** 2 == arr.size:
         side = round(arr.size ** 0.5)
         arr = arr.reshape(side, side)
-    if arr.ndim != 2 or arr.dtype.kind not in 'uif':
+    if arr.ndim != 2 or arr.dtype.kind not in 'uif' or not arr.size:
         raise ConversionError(where, f'depth_feature has shape {arr.shape} and dtype {arr.dtype}, '
-                              'expected a numeric (H, W) map')
+                              'expected a numeric, non-empty (H, W) map')
     if arr.dtype == np.uint8:
         return arr
     arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
         raise ConversionError(where, 'depth_feature has non-finite values')
     lo, hi = arr.min(), arr.max()
-    scaled = (arr - lo) / (hi - lo) * 255 if hi > lo else np.zeros_like(arr)
+    # halved first (exact in floating point), or hi - lo overflows for values beyond 9e307
+    scaled = (arr / 2 - lo / 2) / (hi / 2 - lo / 2) * 255 if hi > lo else np.zeros_like(arr)
     return np.round(scaled).astype(np.uint8)
 
 
@@ -111,6 +120,9 @@ def _to_uint8(arr, where, what):
         return arr.astype(np.uint8)
     raise ConversionError(where, f'{what} has dtype {arr.dtype} with values outside whole '
                           'numbers 0..255; convert it to uint8 first')
+
+
+MAX_STEM = 200      # file names are limited to 255 bytes on most file systems
 
 
 def sanitise(patient_id):
@@ -159,8 +171,10 @@ def convert(df, path, cols, image_dir, keypoints, depth, row_splits):
         pid = rows.at[row, cols['patient_id']]
         where = f'{path}: row {row} (patient_id {str(pid)!r})'
         stem = sanitise(pid)
-        if not stem or stem in stems:
+        if not stem or stem in stems or len(stem) > MAX_STEM:
             raise ConversionError(where, 'empty patient_id' if not stem else
+                                  f'patient_id longer than {MAX_STEM} characters'
+                                  if len(stem) > MAX_STEM else
                                   f'file name {stem}.png already used by row {stems.get(stem)}')
         stems[stem] = row
         if depth:
@@ -170,8 +184,10 @@ def convert(df, path, cols, image_dir, keypoints, depth, row_splits):
         try:
             kp = np.array([[rows.at[row, cols[f'{k}_{c}']] for c in 'xy'] for k in keypoints],
                           float)
-        except (TypeError, ValueError) as err:
+        except (TypeError, ValueError, OverflowError) as err:
             raise ConversionError(where, f'non-numeric landmark coordinate: {err}') from None
+        if kp.shape != (len(keypoints), 2):     # e.g. a cell holding an array
+            raise ConversionError(where, 'a landmark coordinate is not a single number')
         kp[np.isnan(kp).any(1)] = np.nan
         rec = ImageRecord(f'images/{stem}.png', pixels.shape[1], pixels.shape[0], kp, None,
                           'lateral_photo', extra=dict(patient_id=str(pid),
@@ -187,6 +203,8 @@ def run(args):
     path = args.pickle
     df = load_dataframe(path)
     keypoints, skeleton = names_and_skeleton('lateral_photo')
+    if not len(df):
+        raise ConversionError(path, 'the DataFrame has no rows')
     cols = map_columns(df, path, keypoints, args.depth)
     row_splits = assign_splits(df, path, cols.get('set'), args.val_fraction, args.test_fraction,
                                args.seed)
@@ -203,13 +221,24 @@ def run(args):
                 if rec.file_name not in names:
                     os.unlink(osp.join(tmp, rec.file_name))
         summary = write_dataset(kept, args.out, keypoints, skeleton, args.roi, args.roi_margin,
-                                'lateral_photo')
+                                'lateral_photo', origins={s: path for s in kept})
         final = osp.join(args.out, 'images')
         shutil.rmtree(final, ignore_errors=True)
         os.replace(osp.join(tmp, 'images'), final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return summary
+
+
+def _seed(text):
+    """argparse type of --seed: numpy's generators take integers >= 0 only."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f'expected an integer >= 0, got {text!r}')
+    return value
 
 
 def add_parser(sub):
@@ -223,7 +252,7 @@ def add_parser(sub):
     p.add_argument('--test-fraction', type=float, default=None,
                    help=f'without a "set" column: fraction of patients for test '
                         f'(default: {DEFAULT_TEST})')
-    p.add_argument('--seed', type=int, default=None,
+    p.add_argument('--seed', type=_seed, default=None,
                    help=f'without a "set" column: seed of the random split '
                         f'(default: {DEFAULT_SEED})')
     p.add_argument('--depth', action='store_true',

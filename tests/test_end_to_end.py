@@ -154,3 +154,11 @@ def test_mmpose_inferencer_uses_the_roi_prior(trained):
         assert x == pytest.approx(lm['x_px'], abs=0.05) and y == pytest.approx(lm['y_px'], abs=0.05)
     roi = ours['roi_xyxy_px']
     assert pred['bbox'][0] == pytest.approx(roi, abs=0.2)
+
+
+@pytest.mark.parametrize('value', ['nan', '-0.1', '0'])
+def test_infer_refuses_a_bad_pixel_spacing(value, tmp_path):
+    proc = subprocess.run([sys.executable, osp.join(REPO, 'tools/infer.py'), 'x.png', CONFIG,
+                           'ckpt.pth', '--out-dir', str(tmp_path), '--pixel-spacing', value],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and '--pixel-spacing must be positive' in proc.stderr

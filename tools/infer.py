@@ -41,6 +41,8 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.pixel_spacing and len(args.pixel_spacing) not in (1, 2):
         p.error('--pixel-spacing takes one or two values')
+    if args.pixel_spacing and not all(0 < v < 100 for v in args.pixel_spacing):
+        p.error('--pixel-spacing must be positive finite millimetres per pixel (below 100)')
     if args.pixel_spacing and len(args.pixel_spacing) == 1:
         args.pixel_spacing *= 2
     return args

@@ -8,14 +8,19 @@ with per-image spacing without any config needing to know how.
 The ROI prior (``roi_prior.json`` beside the ``annotations/`` folder, written by the
 converters) is put into the dataset's metainfo, which MMEngine saves in every checkpoint
 (``meta.dataset_meta``), so inference on a new image crops the same region.
+
+The annotation file (and the ROI prior) are checked before xtcocotools and MMPose parse
+them (``coco_validation``): a malformed file fails with one ``CocoFormatError`` naming the
+file and the JSON path of the problem, never with an error from deep inside them.
 """
-import json
 import os.path as osp
 
+from mmengine.fileio import exists, get_local_path
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 from mmpose.registry import DATASETS
 
 from ..metainfo import isbi2015, lateral_photo, webceph2k
+from .coco_validation import CocoFormatError, load_coco_json, load_roi_prior
 
 
 @DATASETS.register_module()
@@ -24,11 +29,19 @@ class CephalometricDataset(BaseCocoStyleDataset):
     METAINFO: dict = isbi2015.dataset_info
 
     def load_data_list(self):
-        data_list = super().load_data_list()
+        if not exists(self.ann_file):
+            raise FileNotFoundError(f'{self.ann_file}: annotation file not found')
+        with get_local_path(self.ann_file) as local_path:    # validate before xtcocotools
+            load_coco_json(local_path, self.metainfo['num_keypoints'], name=self.ann_file)
         roi_file = osp.join(osp.dirname(osp.dirname(self.ann_file)), 'roi_prior.json')
-        if osp.isfile(roi_file):
-            with open(roi_file) as f:
-                self._metainfo['roi_prior'] = json.load(f)['roi_xyxy_normalised']
+        roi = load_roi_prior(roi_file) if osp.isfile(roi_file) else None
+        data_list = super().load_data_list()
+        if not data_list:     # MMEngine would fail later, deep inside, on an empty list
+            raise CocoFormatError(self.ann_file, 'annotations', 'no usable instance: every '
+                                  'annotation is a crowd, has no labelled keypoint or a box '
+                                  'outside its image (or there is none)')
+        if roi is not None:
+            self._metainfo['roi_prior'] = roi
         spacings = {tuple(d['pixel_spacing']) for d in data_list if d.get('pixel_spacing')}
         if len(spacings) == 1:   # one spacing for the whole set: the default at inference
             self._metainfo['default_pixel_spacing'] = list(spacings.pop())

@@ -15,3 +15,13 @@ def isbi_root():
         pytest.skip(f'real ISBI 2015 data not found at {ISBI_ROOT} '
                     '(set MMCEPH_ISBI_ROOT to run these tests)')
     return ISBI_ROOT
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models run fastest on one thread; on a busy 2-core machine two threads fight."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -14,28 +14,12 @@ from mmpose.structures import PoseDataSample
 import mmceph.codecs.patch_voting  # noqa: F401  (registers PatchVotingLabel)
 import mmceph.models.heads.patch_voting_head  # noqa: F401  (registers PatchVotingHead)
 from mmceph.codecs.patch_voting import PatchVotingLabel, inverse_log_scale, log_scale
+from tiny_models import TINY_HRNET
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(REPO, 'configs', 'isbi2015', 'td-vote_s2d-hrnetv2-w18_1xb4-100e_isbi2015-448x576.py')
-TINY = dict(
-    stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK', num_blocks=(1, ),
-                num_channels=(16, )),
-    stage2=dict(num_modules=1, num_branches=2, block='BASIC', num_blocks=(1, 1),
-                num_channels=(8, 16)),
-    stage3=dict(num_modules=1, num_branches=3, block='BASIC', num_blocks=(1, 1, 1),
-                num_channels=(8, 16, 32)),
-    stage4=dict(num_modules=1, num_branches=4, block='BASIC', num_blocks=(1, 1, 1, 1),
-                num_channels=(8, 16, 32, 64), multiscale_output=True),
-    upsample=dict(mode='bilinear', align_corners=False))
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run ~10x faster on one thread on the shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def test_patch_centres_follow_the_area_aligned_grid():
@@ -179,7 +163,7 @@ def test_topdown_model_loss_decreases_and_predicts():
     head = head_cfg(k=k, in_channels=120, size=size, patch_size=8, radius=12, topk=4)
     model = MODELS.build(dict(
         type='TopdownPoseEstimator',
-        backbone=dict(type='S2DHRNet', extra=TINY, downscale=2),   # features at stride 8
+        backbone=dict(type='S2DHRNet', extra=TINY_HRNET, downscale=2),   # features at stride 8
         neck=dict(type='FeatureMapProcessor', concat=True),
         head=head, test_cfg=dict(flip_test=False)))
     model.init_weights()

@@ -10,21 +10,12 @@ from mmpose.structures import PoseDataSample
 
 import mmceph  # noqa: F401
 from mmceph.codecs import CompensatedHeatmap
+from tiny_models import TINY_HRNET
 
-TINY = dict(
-    stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK', num_blocks=(1, ),
-                num_channels=(16, )),
-    stage2=dict(num_modules=1, num_branches=2, block='BASIC', num_blocks=(1, 1),
-                num_channels=(8, 16)),
-    stage3=dict(num_modules=1, num_branches=3, block='BASIC', num_blocks=(1, 1, 1),
-                num_channels=(8, 16, 32)),
-    stage4=dict(num_modules=1, num_branches=4, block='BASIC', num_blocks=(1, 1, 1, 1),
-                num_channels=(8, 16, 32, 64), multiscale_output=True),
-    upsample=dict(mode='bilinear', align_corners=False))
 
 
 def build(r):
-    backbone = MODELS.build(dict(type='S2DHRNet', extra=TINY, downscale=r))
+    backbone = MODELS.build(dict(type='S2DHRNet', extra=TINY_HRNET, downscale=r))
     neck = MODELS.build(dict(type='FeatureMapProcessor', concat=True))
     head = MODELS.build(dict(type='DepthToSpaceHeatmapHead', in_channels=120, out_channels=5,
                              upscale=r, conv_out_channels=(32, ), conv_kernel_sizes=(3, )))
@@ -48,8 +39,8 @@ def test_sizes_not_divisible_by_4r_get_a_clear_error():
 
 
 def test_stock_hrnet_weights_load_into_every_compatible_layer(tmp_path):
-    stock = HRNet(TINY)
-    s2d = MODELS.build(dict(type='S2DHRNet', extra=TINY, downscale=4))
+    stock = HRNet(TINY_HRNET)
+    s2d = MODELS.build(dict(type='S2DHRNet', extra=TINY_HRNET, downscale=4))
     loaded, skipped = s2d.load_compatible(stock.state_dict())
     assert skipped == ['conv1.weight']              # (16, 3, 3, 3) vs (16, 48, 3, 3)
     assert len(loaded) == len(stock.state_dict()) - 1
@@ -57,7 +48,7 @@ def test_stock_hrnet_weights_load_into_every_compatible_layer(tmp_path):
     # and through init_cfg, as a config would do it
     torch.save({'state_dict': {'backbone.' + k: v for k, v in stock.state_dict().items()}},
                tmp_path / 'hrnet.pth')
-    s2d = MODELS.build(dict(type='S2DHRNet', extra=TINY, downscale=4, init_cfg=dict(
+    s2d = MODELS.build(dict(type='S2DHRNet', extra=TINY_HRNET, downscale=4, init_cfg=dict(
         type='Pretrained', checkpoint=str(tmp_path / 'hrnet.pth'), prefix='backbone.')))
     s2d.init_weights()
     assert torch.equal(s2d.state_dict()['stage4.0.fuse_layers.0.1.0.weight'],
@@ -69,7 +60,7 @@ def test_topdown_model_trains_and_predicts_with_flip_test():
     codec = dict(type='CompensatedHeatmap', input_size=(64, 64), heatmap_size=(16, 16), sigma=2)
     model = MODELS.build(dict(
         type='TopdownPoseEstimator',
-        backbone=dict(type='S2DHRNet', extra=TINY, downscale=4),
+        backbone=dict(type='S2DHRNet', extra=TINY_HRNET, downscale=4),
         neck=dict(type='FeatureMapProcessor', concat=True),
         head=dict(type='DepthToSpaceHeatmapHead', in_channels=120, out_channels=5, upscale=4,
                   loss=dict(type='KeypointMSELoss', use_target_weight=True), decoder=codec),

@@ -16,30 +16,14 @@ import mmceph  # noqa: F401
 import mmceph.models.heads.two_stage_regression_head  # noqa: F401  (registers the head)
 import mmceph.models.necks.semantic_fusion  # noqa: F401  (registers the neck)
 from data_converters.coco import ImageRecord, to_coco, write_json_atomic
+from tiny_models import TINY_HRNET
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(REPO, 'configs', 'isbi2015',
                   'td-reg_twostage-hrnetv2-w18_1xb4-100e_isbi2015-448x576.py')
 K = 5
-TINY = dict(
-    stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK', num_blocks=(1, ),
-                num_channels=(16, )),
-    stage2=dict(num_modules=1, num_branches=2, block='BASIC', num_blocks=(1, 1),
-                num_channels=(8, 16)),
-    stage3=dict(num_modules=1, num_branches=3, block='BASIC', num_blocks=(1, 1, 1),
-                num_channels=(8, 16, 32)),
-    stage4=dict(num_modules=1, num_branches=4, block='BASIC', num_blocks=(1, 1, 1, 1),
-                num_channels=(8, 16, 32, 64), multiscale_output=True),
-    upsample=dict(mode='bilinear', align_corners=False))
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread; on a busy machine two threads fight."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def head_cfg(**kwargs):
@@ -56,7 +40,7 @@ def tiny_model():
     torch.manual_seed(0)
     return MODELS.build(dict(
         type='TopdownPoseEstimator',
-        backbone=dict(type='S2DHRNet', extra=TINY, downscale=2),
+        backbone=dict(type='S2DHRNet', extra=TINY_HRNET, downscale=2),
         neck=dict(type='SemanticFusionNeck', in_channels=(8, 16, 32, 64), out_channels=16),
         head=head_cfg()))
 

@@ -108,7 +108,7 @@ def main(argv=None):
     p.add_argument('--seed', type=int, default=0)
     args = p.parse_args(argv)
     rows = run(args.n, args.seed)
-    print(f'| stride | case | codec | mean (input px) | p95 (input px) | mean (mm) | p95 (mm) | decode (us/kpt) | vs best stock |')
+    print('| stride | case | codec | mean (input px) | p95 (input px) | mean (mm) | p95 (mm) | decode (us/kpt) | vs best stock |')
     print('|---|---|---|---|---|---|---|---|---|')
     for stride, case in dict.fromkeys((r[0], r[1]) for r in rows):
         group = [r for r in rows if r[:2] == (stride, case)]

@@ -61,7 +61,7 @@ def main(argv=None):
             os.makedirs(source)
             make_images(source, max(args.counts))
         files = sorted(f for f in os.listdir(source) if not f.startswith('.'))
-        print(f'| images in folder | files processed | peak RSS (MiB) | wall time (s) |')
+        print('| images in folder | files processed | peak RSS (MiB) | wall time (s) |')
         print('|---|---|---|---|')
         for n in args.counts:
             folder = osp.join(tmp, f'in_{n}')

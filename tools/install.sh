@@ -48,15 +48,20 @@ else
     echo "mmcv installed from a prebuilt wheel (PIP_FIND_LINKS: $PIP_FIND_LINKS)"
   else
     echo "no prebuilt mmcv wheel for this torch: building from source into $CACHE"
-    echo "(10-20 minutes on 2 cores; compiler output follows so you can see it progress)"
+    echo "(10-20 minutes on 2 cores; one line per compiled file follows so you can see it progress)"
     build=$(mktemp -d)
     $PIP download -q --no-deps --no-binary :all: --no-build-isolation "$(pin mmcv)" -d "$build"
     tar xzf "$build"/mmcv-*.tar.gz -C "$build"
     # torch >= 2.10 headers need C++20; mmcv 2.1.0 hard-codes C++14/17.
     sed -i 's/-std=c++1[47]/-std=c++20/g' "$build"/mmcv-*/setup.py
-    MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=$(nproc) \
-      $PIP wheel -v --no-deps --no-build-isolation -w "$CACHE" "$build"/mmcv-*/ 2>&1 |
-      grep --line-buffered -E 'Building|building|\[[0-9]+/[0-9]+\]|error' || true
+    # progress: one line per compiled file ("[12/77] compiling nms.cpp"), plus errors
+    if ! MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=$(nproc) \
+        $PIP wheel -v --no-deps --no-build-isolation -w "$CACHE" "$build"/mmcv-*/ 2>&1 |
+        sed -nEu 's/.*(\[[0-9]+\/[0-9]+\]).* -c ([^ ]*\/)?([^ /]+\.(cpp|cu)) .*/  \1 compiling \3/p
+                  /[Ee]rror/p; /^ *[Bb]uilding /p'; then
+      echo "[mmceph install] building mmcv failed (compiler errors above)" >&2
+      exit 1
+    fi
     $PIPI -q --no-deps --only-binary mmcv "$(pin mmcv)"
   fi
   step "4/6 OpenMMLab stack and mmpose's runtime dependencies"

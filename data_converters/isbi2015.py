@@ -20,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .coco import ImageRecord
-from .errors import ConversionError
+from .errors import ConversionError, read_utf8_text
 from .images import add_dedupe_arg, image_size, list_images, warn_duplicates
 from .landmarks import names_and_skeleton
 from .output import add_output_args, write_dataset
@@ -46,16 +46,7 @@ def read_annotation(path):
     Trailing blank lines are ignored; anything else is an error that names the file and
     the 1-based line.
     """
-    try:
-        with open(path, 'rb') as f:
-            data = f.read()
-    except OSError as err:
-        raise ConversionError(path, f'cannot read annotation: {err.strerror}') from None
-    try:
-        text = data.decode('utf-8-sig')
-    except UnicodeDecodeError as err:
-        raise ConversionError(path, f'not a UTF-8 text file (byte 0x{data[err.start]:02x})',
-                              line=data[:err.start].count(b'\n') + 1) from None
+    text = read_utf8_text(path, 'annotation')
     # universal newlines, as text mode reads them; split on line feeds only, so the line
     # numbers are the ones an editor shows
     lines = text.replace('\r\n', '\n').replace('\r', '\n').rstrip().split('\n')

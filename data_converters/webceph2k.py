@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .coco import ImageRecord
-from .errors import ConversionError
+from .errors import ConversionError, read_utf8_text
 from .images import add_dedupe_arg, find_image, image_size, warn_duplicates
 from .landmarks import load, names_and_skeleton
 from .output import add_output_args, write_dataset
@@ -59,20 +59,6 @@ def _number(text, path, line, column):
     return value
 
 
-def _read_text(path):
-    """The CSV as text: UTF-8, with or without a byte-order mark."""
-    try:
-        with open(path, 'rb') as f:
-            data = f.read()
-    except OSError as err:
-        raise ConversionError(path, f'cannot read the CSV: {err.strerror}') from None
-    try:
-        return data.decode('utf-8-sig')
-    except UnicodeDecodeError as err:
-        raise ConversionError(path, f'not a UTF-8 text file (byte 0x{data[err.start]:02x})',
-                              line=data[:err.start].count(b'\n') + 1) from None
-
-
 def _rows(reader, path):
     """The reader's rows; a CSV syntax error (e.g. a field over the csv module's size limit)
     becomes a ConversionError naming the line."""
@@ -88,7 +74,7 @@ def _rows(reader, path):
 
 def read_csv(path, csv_names, image_root):
     """Yield ``(line, image path, file_name, spacing, points (K, 2) with NaN = missing)``."""
-    reader = csv.reader(io.StringIO(_read_text(path), newline=''))
+    reader = csv.reader(io.StringIO(read_utf8_text(path, 'the CSV'), newline=''))
     rows = _rows(reader, path)
     header = next(rows, None)
     if header is None:

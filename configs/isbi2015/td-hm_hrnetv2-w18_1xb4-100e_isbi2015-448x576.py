@@ -1,83 +1,27 @@
 # ISBI 2015, the stock-MMPose baseline a user would write today (as MMPose's face
 # HRNetV2 configs): HRNetV2-W18 + MSRAHeatmap(unbiased=True) [DARK], 448x576 ROI crop.
-# 17.4 GFLOPs per image: the reference the S2D recipe is compared with.
-#
-# Data: python -m data_converters isbi2015 --root /path/to/ISBI2015 --out data/isbi2015
-#       ln -s /path/to/ISBI2015 data/isbi2015/raw      (file_name is relative to the root)
-# Selection: by MRE on Test1 (val = test1, as the challenge's first test set).
-_base_ = ['../_base_/default_runtime.py']
+# 18.3 GFLOPs per image: the reference the S2D recipe is compared with. Data, schedule,
+# augmentation and evaluation are the S2D recipe's; only the model and codec differ.
+# ImageNet-pretrained HRNet-W18 weights: model.backbone.init_cfg=dict(type='Pretrained',
+# checkpoint='hrnet_w18-00eb2006.pth') (from OpenMMLab's model zoo, downloaded by you).
+_base_ = ['./td-hm_s2d-hrnetv2-w18_1xb4-100e_isbi2015-448x576.py']
 
-data_root = 'data/isbi2015/'
-input_size = (448, 576)   # (w, h): about the ROI prior's aspect ratio; stock HRNet needs multiples of 32
-max_epochs = 100
-train_cfg = dict(max_epochs=max_epochs, val_interval=5)
-
-optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3))
-param_scheduler = [
-    dict(type='LinearLR', begin=0, end=100, start_factor=0.01, by_epoch=False),
-    dict(type='CosineAnnealingLR', begin=0, end=max_epochs, T_max=max_epochs,
-         eta_min=1e-5, by_epoch=True)]
-auto_scale_lr = dict(base_batch_size=4)
-
-codec = dict(type='MSRAHeatmap', input_size=input_size, unbiased=True,
-             heatmap_size=(input_size[0] // 4, input_size[1] // 4), sigma=2)
-
-# ImageNet-pretrained HRNet-W18 weights:
-# backbone.init_cfg=dict(type='Pretrained', checkpoint='hrnet_w18-00eb2006.pth') (a file
-# from OpenMMLab's model zoo, downloaded by you). Left out so the recipe runs offline.
+input_size = (448, 576)
+dark_codec = dict(type='MSRAHeatmap', input_size=input_size, unbiased=True,
+                  heatmap_size=(input_size[0] // 4, input_size[1] // 4), sigma=2)
+codec = dict(_delete_=True, **dark_codec)    # (a _delete_ key must not leak into uses)
 model = dict(
-    type='TopdownPoseEstimator',
-    data_preprocessor=dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
-                           std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
-    backbone=dict(
-        type='HRNet', in_channels=3,
-        extra=dict(
-            stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK',
-                        num_blocks=(4, ), num_channels=(64, )),
-            stage2=dict(num_modules=1, num_branches=2, block='BASIC',
-                        num_blocks=(4, 4), num_channels=(18, 36)),
-            stage3=dict(num_modules=4, num_branches=3, block='BASIC',
-                        num_blocks=(4, 4, 4), num_channels=(18, 36, 72)),
-            stage4=dict(num_modules=3, num_branches=4, block='BASIC',
-                        num_blocks=(4, 4, 4, 4), num_channels=(18, 36, 72, 144),
-                        multiscale_output=True),
-            upsample=dict(mode='bilinear', align_corners=False))),
-    neck=dict(type='FeatureMapProcessor', concat=True),
-    head=dict(type='HeatmapHead', in_channels=270, out_channels=19, deconv_out_channels=None,
-              conv_out_channels=(270, ), conv_kernel_sizes=(1, ),
-              loss=dict(type='KeypointMSELoss', use_target_weight=True), decoder=codec),
-    test_cfg=dict(flip_test=False))
-
-dataset_type = 'ISBI2015Dataset'
-data_mode = 'topdown'
-# No flip: a lateral cephalogram has no left/right landmark pairs to swap.
+    backbone=dict(_delete_=True, type='HRNet', in_channels=3,
+                  extra={{_base_.model.backbone.extra}}),
+    head=dict(_delete_=True, type='HeatmapHead', in_channels=270, out_channels=19,
+              deconv_out_channels=None, conv_out_channels=(270, ), conv_kernel_sizes=(1, ),
+              loss=dict(type='KeypointMSELoss', use_target_weight=True), decoder=dark_codec))
 train_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale', padding=1.0),
     dict(type='RandomBBoxTransform', shift_factor=0.05, scale_factor=(0.9, 1.1),
          rotate_factor=10.0),
     dict(type='TopdownAffine', input_size=input_size),
-    dict(type='GenerateTarget', encoder=codec),
+    dict(type='GenerateTarget', encoder=dark_codec),
     dict(type='PackPoseInputs')]
-val_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='ApplyRoiPrior'),   # at inference: the model's ROI prior becomes the bbox
-    dict(type='GetBBoxCenterScale', padding=1.0),
-    dict(type='TopdownAffine', input_size=input_size),
-    dict(type='PackPoseInputs')]
-
-train_dataloader = dict(
-    batch_size=4, num_workers=2, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root, data_mode=data_mode,
-                 ann_file='annotations/train.json', data_prefix=dict(img='raw/'),
-                 pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=4, num_workers=2, persistent_workers=True, drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
-    dataset=dict(type=dataset_type, data_root=data_root, data_mode=data_mode,
-                 ann_file='annotations/test1.json', data_prefix=dict(img='raw/'),
-                 test_mode=True, pipeline=val_pipeline))
-test_dataloader = val_dataloader
-val_evaluator = dict(type='CephalometricMetric', clinical=True)   # + the 8 ISBI measurements
-test_evaluator = val_evaluator
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -9,9 +9,10 @@ EXPECTED = {
                  'LateralPhotoDataset'},
     'METRICS': {'CephalometricMetric'},
     'HOOKS': {'BestCheckpointAliasHook'},
-    'TRANSFORMS': {'ApplyRoiPrior'},
+    'TRANSFORMS': {'ApplyRoiPrior', 'KeepFullImage'},
     'MODELS': {'S2DHRNet', 'DepthToSpaceHeatmapHead', 'UNetPlusPlus', 'KeypointL1Loss',
-               'PatchVotingHead', 'SemanticFusionNeck', 'TwoStageRegressionHead'},
+               'PatchVotingHead', 'SemanticFusionNeck', 'TwoStageRegressionHead',
+               'LandmarkCascade'},
     'KEYPOINT_CODECS': {'CompensatedHeatmap', 'PatchVotingLabel'},
 }
 REGISTRIES = dict(DATASETS=DATASETS, METRICS=METRICS, HOOKS=HOOKS, MODELS=MODELS, TRANSFORMS=TRANSFORMS,

@@ -4,6 +4,7 @@ Returns an 8-bit BGR array (what MMPose pipelines expect) and, when the file sta
 the pixel spacing. 16-bit images are windowed to their own 0.5-99.5 percentile range
 so faint bone edges are kept rather than crushed by a fixed divide.
 """
+import os
 import os.path as osp
 
 import cv2
@@ -37,6 +38,7 @@ def read_image(path):
     layout such as a multi-frame DICOM, a DICOM spacing that is not two positive numbers)
     raises :class:`ImageReadError` naming the file.
     """
+    path = os.fspath(path)      # str or pathlib.Path
     if not osp.isfile(path):
         raise ImageReadError(f'{path}: no such file')
     try:

@@ -120,6 +120,8 @@ class CompensatedHeatmap(BaseKeypointCodec):
         y0, y1 = max(0, peak[1] - r), min(H, peak[1] + r + 1)
         patch = heatmap[y0:y1, x0:x1].astype(np.float64)
         ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+        if patch.max() <= 0:        # nothing to fit (e.g. an untrained head): the peak
+            return np.asarray(peak, np.float64), None
         keep = patch > self.fit_threshold * patch.max()
         h, dx, dy = patch[keep], xs[keep] - peak[0], ys[keep] - peak[1]
         if h.size >= 6:

@@ -1,5 +1,5 @@
 from .cephalometric import (CephalometricDataset, ISBI2015Dataset, LateralPhotoDataset,
                             WebCeph2kDataset)
-from .transforms import ApplyRoiPrior
+from .transforms import ApplyRoiPrior, KeepFullImage
 
-__all__ = ['ApplyRoiPrior', 'CephalometricDataset', 'ISBI2015Dataset', 'WebCeph2kDataset', 'LateralPhotoDataset']
+__all__ = ['ApplyRoiPrior', 'KeepFullImage', 'CephalometricDataset', 'ISBI2015Dataset', 'WebCeph2kDataset', 'LateralPhotoDataset']

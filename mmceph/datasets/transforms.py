@@ -1,4 +1,5 @@
-"""``ApplyRoiPrior``: crop new images with the model's ROI prior at inference.
+"""Pipeline transforms: ``ApplyRoiPrior`` crops new images with the model's ROI prior at
+inference; ``KeepFullImage`` keeps the uncropped image for cascades.
 
 MMPose's inference paths (``inference_topdown``, ``MMPoseInferencer``) copy the model's
 ``dataset_meta`` into every sample; ours carries ``roi_prior`` (normalised
@@ -24,4 +25,15 @@ class ApplyRoiPrior(BaseTransform):
         x0, y0, x1, y1 = roi
         results['bbox'] = np.array([[x0 * w, y0 * h, x1 * w, y1 * h]], np.float32)
         results['bbox_score'] = np.ones(1, np.float32)
+        return results
+
+
+@TRANSFORMS.register_module()
+class KeepFullImage(BaseTransform):
+    """Keep the full-resolution image as ``full_image`` before ``TopdownAffine`` crops it,
+    for models that look again at full resolution (``LandmarkCascade``). Pack it with
+    ``PackPoseInputs(meta_keys=(... 'full_image'))``."""
+
+    def transform(self, results):
+        results['full_image'] = results['img']
         return results

@@ -1,0 +1,71 @@
+# ISBI 2015, stage 2 of mmceph's low-cost recipe: the trained S2D global model (stage 1,
+# frozen, loaded with load_from) + a local refiner on 128x128 patches around each landmark
+# (patch side 0.135 x the global crop width: ~19 mm, ~0.15 mm per patch pixel on ISBI).
+# Cost per image: 1.35 GFLOPs global + 2 rounds x 19 patches of the small refiner.
+#
+# Stage 1: mim train mmceph td-hm_s2d-hrnetv2-w18_1xb4-100e_isbi2015-448x576.py \
+#              --work-dir work_dirs/isbi_s2d-hrnetv2
+# Stage 2: mim train mmceph THIS_CONFIG --work-dir work_dirs/isbi_s2d-cascade
+#          (--cfg-options load_from=... if your stage-1 checkpoint lives elsewhere)
+_base_ = ['./td-hm_s2d-hrnetv2-w18_1xb4-100e_isbi2015-448x576.py']
+
+load_from = 'work_dirs/isbi_s2d-hrnetv2/best_MRE.pth'
+max_epochs = 60
+train_cfg = dict(max_epochs=max_epochs, val_interval=5)
+param_scheduler = [
+    dict(type='LinearLR', begin=0, end=100, start_factor=0.01, by_epoch=False),
+    dict(type='CosineAnnealingLR', begin=0, end=max_epochs, T_max=max_epochs,
+         eta_min=1e-5, by_epoch=True)]
+
+patch_size = (128, 128)
+patch_codec = dict(type='CompensatedHeatmap', input_size=patch_size,
+                   heatmap_size=(patch_size[0] // 4, patch_size[1] // 4), sigma=2)
+model = dict(
+    type='LandmarkCascade',
+    patch_fraction=0.135, patches_per_image=19, jitter=0.12, rotate=15.0,
+    scale_range=(0.85, 1.15), refine_steps=2, freeze_coarse=True,
+    refiner=dict(
+        type='TopdownPoseEstimator',
+        backbone=dict(
+            type='S2DHRNet', in_channels=3, downscale=2,
+            extra=dict(
+                stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK',
+                            num_blocks=(2, ), num_channels=(32, )),
+                stage2=dict(num_modules=1, num_branches=2, block='BASIC',
+                            num_blocks=(2, 2), num_channels=(18, 36)),
+                stage3=dict(num_modules=2, num_branches=3, block='BASIC',
+                            num_blocks=(2, 2, 2), num_channels=(18, 36, 72)),
+                stage4=dict(num_modules=1, num_branches=4, block='BASIC',
+                            num_blocks=(2, 2, 2, 2), num_channels=(18, 36, 72, 144),
+                            multiscale_output=True),
+                upsample=dict(mode='bilinear', align_corners=False))),
+        neck=dict(type='FeatureMapProcessor', concat=True),
+        head=dict(type='DepthToSpaceHeatmapHead', in_channels=270, out_channels=19,
+                  upscale=2, conv_out_channels=(270, ), conv_kernel_sizes=(1, ),
+                  loss=dict(type='KeypointMSELoss', use_target_weight=True),
+                  decoder=patch_codec)))
+
+# The cascade needs the uncropped image: KeepFullImage + the 'full_image' meta key.
+meta_keys = ('id', 'img_id', 'img_path', 'category_id', 'crowd_index', 'ori_shape',
+             'img_shape', 'input_size', 'input_center', 'input_scale', 'flip',
+             'flip_direction', 'flip_indices', 'raw_ann_info', 'dataset_name', 'full_image')
+input_size = (448, 576)
+train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='KeepFullImage'),
+    dict(type='GetBBoxCenterScale', padding=1.0),
+    dict(type='RandomBBoxTransform', shift_factor=0.05, scale_factor=(0.9, 1.1),
+         rotate_factor=10.0),
+    dict(type='TopdownAffine', input_size=input_size),
+    dict(type='GenerateTarget', encoder={{_base_.codec}}),
+    dict(type='PackPoseInputs', meta_keys=meta_keys)]
+val_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='KeepFullImage'),
+    dict(type='ApplyRoiPrior'),
+    dict(type='GetBBoxCenterScale', padding=1.0),
+    dict(type='TopdownAffine', input_size=input_size),
+    dict(type='PackPoseInputs', meta_keys=meta_keys)]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=val_pipeline))
+test_dataloader = val_dataloader

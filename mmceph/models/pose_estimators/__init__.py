@@ -1,0 +1,3 @@
+from .landmark_cascade import LandmarkCascade
+
+__all__ = ['LandmarkCascade']

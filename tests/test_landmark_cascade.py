@@ -1,0 +1,185 @@
+"""LandmarkCascade: patch geometry, refiner training, prediction, and a real runner run."""
+import copy
+import os.path as osp
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+from mmpose.registry import MODELS
+from mmpose.structures import PoseDataSample
+
+import mmceph  # noqa: F401
+from tiny_models import TINY_HRNET
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SYNTHETIC = osp.join(REPO, 'configs/synthetic/td-hm_hrnetv2-w18-small_1xb8-30e_synthetic-160x192.py')
+ISBI = osp.join(REPO, 'configs/isbi2015/td-hm_s2d-hrnetv2-w18-cascade_1xb4-60e_isbi2015-448x576.py')
+
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
+
+
+def tiny_cascade(freeze_coarse=True, refine_steps=1, patch=32):
+    """A cascade with the synthetic config's global model (tiny) and a tiny HRNet refiner."""
+    init_default_scope('mmpose')
+    cfg = Config.fromfile(SYNTHETIC).model
+    cfg.backbone.extra = copy.deepcopy(TINY_HRNET)
+    cfg.head.update(in_channels=120, conv_out_channels=(16, ))
+    codec = dict(type='CompensatedHeatmap', input_size=(patch, patch),
+                 heatmap_size=(patch // 4, patch // 4), sigma=1.5)
+    refiner = dict(type='TopdownPoseEstimator',
+                   backbone=dict(type='HRNet', in_channels=3, extra=copy.deepcopy(TINY_HRNET)),
+                   neck=dict(type='FeatureMapProcessor', concat=True),
+                   head=dict(type='HeatmapHead', in_channels=120, out_channels=19,
+                             deconv_out_channels=None,
+                             loss=dict(type='KeypointMSELoss', use_target_weight=True),
+                             decoder=codec))
+    return dict(cfg.to_dict(), type='LandmarkCascade', refiner=refiner, patch_fraction=0.3,
+                patches_per_image=19, refine_steps=refine_steps, freeze_coarse=freeze_coarse)
+
+
+def sample_with_image(rng, k=19, size=(240, 192)):
+    """A data sample as the pipeline packs it: full image, landmarks, global crop box."""
+    h, w = size
+    kpts = np.c_[rng.uniform(30, w - 30, k), rng.uniform(30, h - 30, k), np.full(k, 2)]
+    s = PoseDataSample(metainfo=dict(
+        full_image=rng.integers(0, 255, (h, w, 3), dtype=np.uint8),
+        raw_ann_info=dict(keypoints=kpts.ravel().tolist()),
+        input_center=np.array([w / 2, h / 2], np.float32),
+        input_scale=np.array([w, w * 1.2], np.float32), input_size=(160, 192)))
+    return s, kpts
+
+
+def test_patch_warp_centres_the_point_and_inverts_exactly():
+    model = MODELS.build(tiny_cascade())
+    image = np.zeros((240, 192, 3), np.uint8)
+    centres = np.array([[50.0, 70.0], [120.5, 33.25]])
+    batch, warps = model._cut(image, centres, np.array([40.0, 60.0]), np.array([0.0, 30.0]))
+    assert tuple(batch.shape) == (2, 3, 32, 32)
+    # the patch centre (15.5, 15.5) in the output maps back to the requested centre
+    for warp, centre in zip(warps, centres):
+        np.testing.assert_allclose(model._affine(warp, centre[None]), [[16.0, 16.0]], atol=1e-4)
+    # a bright pixel lands where the warp says it does
+    image[70, 50] = 255
+    batch, warps = model._cut(image, centres[:1], np.array([32.0]), np.array([0.0]))
+    peak = np.unravel_index(batch[0, 0].argmax().item(), (32, 32))
+    np.testing.assert_allclose(model._affine(warps[0], np.array([[50.0, 70.0]]))[0],
+                               peak[::-1], atol=1.0)
+
+
+def test_refiner_loss_decreases_and_the_frozen_global_model_does_not_move():
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_cascade(freeze_coarse=True))
+    model._rng = np.random.default_rng(0)
+    rng = np.random.default_rng(1)
+    samples = [sample_with_image(rng)[0] for _ in range(2)]
+    inputs = torch.zeros(2, 3, 192, 160)
+    global_before = [p.detach().clone() for p in model.backbone.parameters()]
+    refiner_before = [p.detach().clone() for p in model.refiner.parameters()]
+    optim = torch.optim.Adam(model.parameters(), lr=3e-3)
+    model.train()
+    assert not model.backbone.training and model.refiner.training
+    first = last = None
+    for step in range(25):
+        model._rng = np.random.default_rng(0)       # the same patches each step
+        losses = model.loss(inputs, samples)
+        assert set(losses) == {'loss_refine'}
+        optim.zero_grad()
+        losses['loss_refine'].backward()
+        optim.step()
+        first = first if first is not None else float(losses['loss_refine'])
+        last = float(losses['loss_refine'])
+    assert np.isfinite(last) and last < 0.5 * first
+    assert all(torch.equal(a, b) for a, b in zip(global_before, model.backbone.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(refiner_before, model.refiner.parameters()))
+
+
+def test_joint_training_adds_the_global_loss():
+    model = MODELS.build(tiny_cascade(freeze_coarse=False)).train()
+    rng = np.random.default_rng(2)
+    sample, _ = sample_with_image(rng)
+    from mmengine.structures import InstanceData, PixelData
+    sample.gt_fields = PixelData(heatmaps=torch.zeros(19, 48, 40))
+    sample.gt_instance_labels = InstanceData(keypoint_weights=torch.ones(1, 19))
+    sample.gt_instances = InstanceData(keypoints_visible=np.ones((1, 19)))
+    losses = model.loss(torch.zeros(1, 3, 192, 160), [sample])
+    assert {'loss_kpt', 'loss_refine'} <= set(losses)
+    assert model.backbone.training
+
+
+def test_predict_refines_every_landmark_and_drops_the_full_image():
+    from mmengine.structures import InstanceData
+    model = MODELS.build(tiny_cascade(refine_steps=2)).eval()
+    sample, _ = sample_with_image(np.random.default_rng(3))
+    sample.set_metainfo(dict(ori_shape=(240, 192), img_shape=(240, 192)))
+    sample.gt_instances = InstanceData(bboxes=np.array([[0.0, 0.0, 192.0, 240.0]]),
+                                       bbox_scores=np.ones(1))
+    inputs = torch.rand(1, 3, 192, 160)
+    with torch.no_grad():
+        model.refine_steps = 0
+        coarse = model.predict(inputs, [copy.deepcopy(sample)])[0].pred_instances.keypoints
+        model.refine_steps = 2
+        out = model.predict(inputs, [sample])[0]
+    kpts = out.pred_instances.keypoints
+    assert kpts.shape == (1, 19, 2) and np.isfinite(kpts).all()
+    assert out.pred_instances.keypoint_scores.shape == (1, 19)
+    assert np.abs(kpts - coarse).max() > 0            # the refiner moved the landmarks
+    assert 'full_image' not in out                      # not dumped by tools/test.py --dump
+
+
+def test_missing_full_image_names_the_fix():
+    model = MODELS.build(tiny_cascade()).eval()
+    sample = PoseDataSample(metainfo=dict(input_center=np.array([80.0, 96.0]),
+                                          input_scale=np.array([160.0, 192.0]),
+                                          input_size=(160, 192), ori_shape=(240, 192)))
+    with pytest.raises(KeyError, match='KeepFullImage'):
+        model.predict(torch.zeros(1, 3, 192, 160), [sample])
+
+
+def test_cascade_trains_and_tests_in_the_mmengine_runner(tmp_path):
+    """The real runner: pipelines with KeepFullImage, the metric on refined landmarks,
+    the best checkpoint, and a reload through load_from (how stage 2 starts)."""
+    data = tmp_path / 'data'
+    subprocess.run([sys.executable, '-m', 'data_converters', 'synthetic', '--out', str(data),
+                    '--num-images', '8', '--width', '192', '--height', '240'],
+                   cwd=REPO, check=True, capture_output=True)
+    cfg = Config.fromfile(SYNTHETIC)
+    cfg.model = tiny_cascade(freeze_coarse=False)
+    for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader):
+        loader.update(num_workers=0, persistent_workers=False, batch_size=4)
+        loader.dataset.data_root = f'{data}/'
+        pipeline = loader.dataset.pipeline
+        pipeline.insert(1, dict(type='KeepFullImage'))
+        pipeline[-1] = dict(type='PackPoseInputs', meta_keys=Config.fromfile(ISBI).meta_keys)
+    cfg.train_cfg.update(max_epochs=2, val_interval=2)
+    cfg.work_dir = str(tmp_path / 'work')
+    cfg.default_hooks.pop('visualization', None)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert (tmp_path / 'work' / 'best_MRE.pth').is_file()
+    cfg.load_from = str(tmp_path / 'work' / 'best_MRE.pth')
+    cfg.work_dir = str(tmp_path / 'test')
+    metrics = Runner.from_cfg(cfg).test()
+    assert np.isfinite(metrics['MRE']) and metrics['MRE'] > 0
+    # inference on a new image goes through the same pipeline (tools/infer.py's path)
+    from mmceph.apis.inference import LandmarkPredictor
+    predictor = LandmarkPredictor(cfg, str(tmp_path / 'work' / 'best_MRE.pth'))
+    image = sorted((data / 'images').glob('*.png'))[0] if (data / 'images').is_dir() \
+        else sorted(data.rglob('*.png'))[0]
+    result, _, kpts = predictor.predict(image)
+    assert kpts.shape == (19, 2) and np.isfinite(kpts).all()
+    assert len(result['landmarks']) == 19
+
+
+def test_isbi_cascade_config_starts_from_the_stage_one_checkpoint():
+    cfg = Config.fromfile(ISBI)
+    assert cfg.load_from == 'work_dirs/isbi_s2d-hrnetv2/best_MRE.pth'
+    assert cfg.model.type == 'LandmarkCascade' and cfg.model.freeze_coarse
+    for loader in (cfg.train_dataloader, cfg.val_dataloader):
+        types = [t['type'] for t in loader.dataset.pipeline]
+        assert types.index('KeepFullImage') < types.index('TopdownAffine')
+        assert 'full_image' in loader.dataset.pipeline[-1]['meta_keys']

@@ -122,8 +122,11 @@ def test_predict_refines_every_landmark_and_drops_the_full_image():
     with torch.no_grad():
         model.refine_steps = 0
         coarse = model.predict(inputs, [copy.deepcopy(sample)])[0].pred_instances.keypoints
-        model.refine_steps = 2
+        model.refine_steps, model.max_shift = 2, 0.0       # trust region of zero: undone
+        undone = model.predict(inputs, [copy.deepcopy(sample)])[0].pred_instances.keypoints
+        model.max_shift = None
         out = model.predict(inputs, [sample])[0]
+    np.testing.assert_array_equal(undone, coarse)
     kpts = out.pred_instances.keypoints
     assert kpts.shape == (1, 19, 2) and np.isfinite(kpts).all()
     assert out.pred_instances.keypoint_scores.shape == (1, 19)
@@ -173,6 +176,13 @@ def test_cascade_trains_and_tests_in_the_mmengine_runner(tmp_path):
     result, _, kpts = predictor.predict(image)
     assert kpts.shape == (19, 2) and np.isfinite(kpts).all()
     assert len(result['landmarks']) == 19
+    # and through MMPose's own inferencer, with the same result
+    from mmpose.apis import MMPoseInferencer
+    cfg.dump(str(tmp_path / 'cascade.py'))
+    inferencer = MMPoseInferencer(pose2d=str(tmp_path / 'cascade.py'), device='cpu',
+                                  pose2d_weights=str(tmp_path / 'work' / 'best_MRE.pth'))
+    pred = next(inferencer(str(image), return_vis=False))['predictions'][0][0]
+    np.testing.assert_allclose(pred['keypoints'], kpts, atol=0.05)
 
 
 def test_isbi_cascade_config_starts_from_the_stage_one_checkpoint():

@@ -18,7 +18,8 @@ Training (``freeze_coarse=True``, the default): only the refiner learns, on patc
 centred on the ground truth plus Gaussian noise -- the global model is a loaded,
 frozen stage-1 checkpoint. With ``freeze_coarse=False`` both learn end to end.
 Prediction: global estimate, then ``refine_steps`` rounds of re-centred patches; the
-refined landmark ``k`` is read from channel ``k`` of the patch centred on it.
+refined landmark ``k`` is read from channel ``k`` of the patch centred on it; with
+``max_shift``, a refinement that moved too far is undone.
 """
 import cv2
 import numpy as np
@@ -37,12 +38,17 @@ class LandmarkCascade(TopdownPoseEstimator):
         jitter: std of the patch-centre offset, as a fraction of the patch side.
         rotate: max random rotation (degrees); scale_range: random patch scale.
         refine_steps: re-centred refinement rounds at prediction time.
+        test_shifts: patch-centre offsets (fractions of the side) whose refined positions
+            are averaged at prediction time (test-time augmentation); default: one patch.
+        max_shift: trust region, as a fraction of the patch side: a refined landmark that
+            moved further than this from the global estimate keeps the global estimate
+            (the patch then most likely locked onto a look-alike structure). None: off.
         freeze_coarse: train only the refiner (global weights from ``load_from``).
     """
 
     def __init__(self, refiner, patch_fraction=0.135, patches_per_image=8, jitter=0.12,
-                 rotate=15.0, scale_range=(0.85, 1.15), refine_steps=2, freeze_coarse=True,
-                 **kwargs):
+                 rotate=15.0, scale_range=(0.85, 1.15), refine_steps=2, test_shifts=((0, 0), ),
+                 max_shift=None, freeze_coarse=True, **kwargs):
         super().__init__(**kwargs)
         self.refiner = MODELS.build(refiner)
         self.patch_fraction = float(patch_fraction)
@@ -51,6 +57,8 @@ class LandmarkCascade(TopdownPoseEstimator):
         self.rotate = float(rotate)
         self.scale_range = tuple(scale_range)
         self.refine_steps = int(refine_steps)
+        self.max_shift = None if max_shift is None else float(max_shift)
+        self.test_shifts = np.asarray(test_shifts, np.float32).reshape(-1, 2)
         self.freeze_coarse = bool(freeze_coarse)
         self.codec = self.refiner.head.decoder
         self.patch_size = tuple(int(v) for v in self.codec.input_size)
@@ -144,8 +152,12 @@ class LandmarkCascade(TopdownPoseEstimator):
             kpts = np.asarray(sample.pred_instances.keypoints, np.float32).copy()   # (1, K, 2)
             scores = np.asarray(sample.pred_instances.keypoint_scores, np.float32).copy()
             side = self._patch_side(sample)
+            coarse, coarse_scores = kpts[0].copy(), scores[0].copy()
             for _ in range(self.refine_steps):
                 kpts[0], scores[0] = self.refine(image, kpts[0], side)
+            if self.max_shift is not None:
+                far = np.linalg.norm(kpts[0] - coarse, axis=1) > self.max_shift * side
+                kpts[0, far], scores[0, far] = coarse[far], coarse_scores[far]
             sample.pred_instances.keypoints = kpts
             sample.pred_instances.keypoint_scores = scores
             sample.pop('full_image')    # a large array nobody downstream needs
@@ -153,14 +165,15 @@ class LandmarkCascade(TopdownPoseEstimator):
 
     @torch.no_grad()
     def refine(self, image, kpts, side):
-        """One refinement round: K patches centred on ``kpts`` (K, 2) -> new (K, 2), scores."""
-        K = len(kpts)
-        batch, warps = self._cut(image, kpts, np.full(K, side), np.zeros(K))
+        """One refinement round: for each of the K landmarks (K, 2), one patch per test
+        shift centred near it; returns the mean refined positions (K, 2) and scores."""
+        K, S = len(kpts), len(self.test_shifts)
+        centres = (kpts[None] + self.test_shifts[:, None] * side).reshape(-1, 2)   # (S*K, 2)
+        batch, warps = self._cut(image, centres, np.full(S * K, side), np.zeros(S * K))
         heatmaps = self.refiner.head.forward(self.refiner.extract_feat(batch))
-        own = heatmaps[torch.arange(K), torch.arange(K)].cpu().numpy()      # (K, h, w)
-        local, scores = self.codec.decode(own)
-        out = np.empty_like(kpts)
-        for k in range(K):
-            inverse = cv2.invertAffineTransform(warps[k])
-            out[k] = self._affine(inverse, local[0, k][None])[0]
-        return out, scores[0]
+        channel = np.tile(np.arange(K), S)              # patch i is read in its landmark's channel
+        own = heatmaps[torch.arange(S * K), torch.from_numpy(channel)].cpu().numpy()
+        local, scores = self.codec.decode(own)          # (1, S*K, 2) in patch pixels
+        out = np.stack([self._affine(cv2.invertAffineTransform(w), p[None])[0]
+                        for w, p in zip(warps, local[0])])
+        return out.reshape(S, K, 2).mean(0), scores[0].reshape(S, K).mean(0)

@@ -1,0 +1,38 @@
+"""compare_methods.py: training time from MMEngine logs, and its argument checks."""
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
+from compare_methods import training_time  # noqa: E402
+
+
+def write_log(path, stamps):
+    path.parent.mkdir(parents=True)
+    path.write_text(''.join(f'{s} - mmengine - INFO - Epoch(train) ...\n' for s in stamps)
+                    + 'a line without a time stamp\n')
+
+
+def test_training_time_sums_resumed_runs_and_reads_the_last_epoch(tmp_path):
+    write_log(tmp_path / '20261123_100000' / '20261123_100000.log',
+              ['2026/11/23 10:00:00', '2026/11/23 10:30:30'])
+    write_log(tmp_path / '20261123_110000' / '20261123_110000.log',
+              ['2026/11/23 11:00:00', '2026/11/23 11:15:00'])
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_42.pth'))
+    minutes, epochs = training_time(str(tmp_path))
+    assert minutes == pytest.approx(45.5)
+    assert epochs == 42
+
+
+def test_training_time_of_an_empty_dir_is_zero(tmp_path):
+    assert training_time(str(tmp_path)) == (0.0, None)
+
+
+def test_bad_run_spec_is_refused_with_the_expected_form(tmp_path):
+    proc = subprocess.run([sys.executable, osp.join(REPO, 'tools/analysis_tools/compare_methods.py'),
+                           f'S2D=missing.py:{tmp_path}'], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert 'NAME=CONFIG:WORK_DIR' in proc.stderr

@@ -193,3 +193,29 @@ def test_isbi_cascade_config_starts_from_the_stage_one_checkpoint():
         types = [t['type'] for t in loader.dataset.pipeline]
         assert types.index('KeepFullImage') < types.index('TopdownAffine')
         assert 'full_image' in loader.dataset.pipeline[-1]['meta_keys']
+
+
+def test_attach_refiner_combines_a_global_model_with_a_trained_refiner(tmp_path):
+    sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
+    from attach_refiner import main
+    torch.manual_seed(0)
+    global_model = MODELS.build(tiny_cascade())
+    cascade = MODELS.build(tiny_cascade())
+    torch.save(dict(meta=dict(dataset_meta=dict(roi_prior=[0.1, 0.1, 0.9, 0.9])),
+                    state_dict=global_model.state_dict(), optimizer={}), tmp_path / 'global.pth')
+    torch.save(dict(meta={}, state_dict=cascade.state_dict()), tmp_path / 'cascade.pth')
+    main([str(tmp_path / 'global.pth'), str(tmp_path / 'cascade.pth'), str(tmp_path / 'out.pth')])
+    out = torch.load(tmp_path / 'out.pth')
+    assert out['meta']['dataset_meta']['roi_prior'] == [0.1, 0.1, 0.9, 0.9]
+    assert 'optimizer' not in out                       # an inference checkpoint
+    state = out['state_dict']
+    assert set(state) == set(cascade.state_dict())
+    for key, value in state.items():
+        source = cascade if key.startswith('refiner.') else global_model
+        assert torch.equal(value, source.state_dict()[key]), key
+    # a donor without refiner weights is refused, and nothing is written
+    plain = {k: v for k, v in cascade.state_dict().items() if not k.startswith('refiner.')}
+    torch.save(dict(state_dict=plain), tmp_path / 'plain.pth')
+    with pytest.raises(SystemExit, match='no refiner'):
+        main([str(tmp_path / 'global.pth'), str(tmp_path / 'plain.pth'), str(tmp_path / 'x.pth')])
+    assert not (tmp_path / 'x.pth').exists()

@@ -23,7 +23,7 @@ ISBI = osp.join(REPO, 'configs/isbi2015/td-hm_s2d-hrnetv2-w18-cascade_1xb4-60e_i
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
-def tiny_cascade(freeze_coarse=True, refine_steps=1, patch=32):
+def tiny_cascade(freeze_coarse=True, refine_steps=1, patch=32, head_convs=None):
     """A cascade with the synthetic config's global model (tiny) and a tiny HRNet refiner."""
     init_default_scope('mmpose')
     cfg = Config.fromfile(SYNTHETIC).model
@@ -34,8 +34,9 @@ def tiny_cascade(freeze_coarse=True, refine_steps=1, patch=32):
     refiner = dict(type='TopdownPoseEstimator',
                    backbone=dict(type='HRNet', in_channels=3, extra=copy.deepcopy(TINY_HRNET)),
                    neck=dict(type='FeatureMapProcessor', concat=True),
-                   head=dict(type='HeatmapHead', in_channels=120, out_channels=19,
-                             deconv_out_channels=None,
+                   head=dict(type='DepthToSpaceHeatmapHead', in_channels=120, out_channels=19,
+                             upscale=1, conv_out_channels=head_convs,
+                             conv_kernel_sizes=head_convs and (1, ) * len(head_convs),
                              loss=dict(type='KeypointMSELoss', use_target_weight=True),
                              decoder=codec))
     return dict(cfg.to_dict(), type='LandmarkCascade', refiner=refiner, patch_fraction=0.3,
@@ -210,7 +211,16 @@ def test_attach_refiner_combines_a_global_model_with_a_trained_refiner(tmp_path)
     assert 'optimizer' not in out                       # an inference checkpoint
     state = out['state_dict']
     assert set(state) == set(cascade.state_dict())
-    for key, value in state.items():
+    # loaded the way MMEngine loads it, every tensor lands where it came from (module
+    # versions kept: MMPose's heads rename weights of "old" unversioned checkpoints)
+    from mmengine.runner import load_checkpoint
+    fresh = MODELS.build(tiny_cascade(head_convs=(16, )))
+    global_model, cascade = (MODELS.build(tiny_cascade(head_convs=(16, ))) for _ in range(2))
+    torch.save(dict(meta={}, state_dict=global_model.state_dict()), tmp_path / 'global.pth')
+    torch.save(dict(meta={}, state_dict=cascade.state_dict()), tmp_path / 'cascade.pth')
+    main([str(tmp_path / 'global.pth'), str(tmp_path / 'cascade.pth'), str(tmp_path / 'out.pth')])
+    load_checkpoint(fresh, str(tmp_path / 'out.pth'), strict=True)
+    for key, value in fresh.state_dict().items():
         source = cascade if key.startswith('refiner.') else global_model
         assert torch.equal(value, source.state_dict()[key]), key
     # a donor without refiner weights is refused, and nothing is written

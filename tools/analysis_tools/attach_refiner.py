@@ -11,6 +11,7 @@ GLOBAL's model (e.g. configs/isbi2015/td-vote-cascade_*.py for patch voting + re
 import argparse
 import io
 import sys
+from collections import OrderedDict
 
 import torch
 
@@ -28,8 +29,16 @@ def attach(global_ckpt, cascade_ckpt):
     refiner = {k: v for k, v in donor['state_dict'].items() if k.startswith('refiner.')}
     if not refiner:
         raise ValueError(f'{cascade_ckpt}: has no refiner.* weights (not a LandmarkCascade checkpoint)')
-    state = {k: v for k, v in base['state_dict'].items() if not k.startswith('refiner.')}
+    state = OrderedDict((k, v) for k, v in base['state_dict'].items()
+                        if not k.startswith('refiner.'))
     state.update(refiner)
+    # Keep each module's state-dict version: without it MMPose's heads take the weights
+    # for an old layout and rename them on load (silently wrong refiner heads).
+    versions = OrderedDict((k, v) for k, v in getattr(base['state_dict'], '_metadata', {}).items()
+                           if not k.startswith('refiner'))
+    versions.update((k, v) for k, v in getattr(donor['state_dict'], '_metadata', {}).items()
+                    if k.startswith('refiner'))
+    state._metadata = versions
     out = {k: v for k, v in base.items() if k in ('meta', 'state_dict')}
     out['state_dict'] = state
     return out, len(refiner)

@@ -14,7 +14,7 @@ best_MRE.pth. Measured:
 - inference: ``LandmarkPredictor.predict`` (read, crop, model, decode) on ``--images``
   test images after 2 warm-ups, median, ``--threads`` torch threads;
 - GFLOPs: MMEngine's counter on the model's tensor forward at its input size; a
-  cascade adds refine_steps x K x its refiner's patch cost.
+  cascade adds refine_steps x test shifts x K patches of its refiner.
 """
 import argparse
 import glob
@@ -80,20 +80,20 @@ def measure(name, config, work_dir, args):
         sys.exit(f'{name}: {checkpoint} not found (train it first)')
     cfg = Config.fromfile(config)
     minutes, epochs = training_time(work_dir)
-    epochs_text = str(epochs)
+    epochs_text = str(epochs) if epochs is not None else '-'
     if cfg.model.type == 'LandmarkCascade' and cfg.model.get('freeze_coarse', True) and cfg.get('load_from'):
         stage1 = osp.dirname(cfg.load_from)
         m1, e1 = training_time(stage1)
         minutes += m1
-        epochs_text = f'{e1} + {epochs}'
+        epochs_text = f"{e1} + {epochs if epochs is not None else 'attached'}"
 
     init_default_scope('mmpose')
     torch.set_num_threads(args.threads)
     model = MODELS.build(cfg.model).eval()
     flops = gflops(model, cfg.model.head.decoder.input_size)
     if cfg.model.type == 'LandmarkCascade':
-        flops += (model.refine_steps * cfg.model.head.out_channels
-                  * gflops(model.refiner, model.codec.input_size))
+        patches = model.refine_steps * len(model.test_shifts) * cfg.model.head.out_channels
+        flops += patches * gflops(model.refiner, model.codec.input_size)
 
     cfg.load_from = checkpoint
     cfg.work_dir = tempfile.mkdtemp(prefix='compare_')

@@ -11,8 +11,10 @@ Loss: BCE on presence (per landmark, weighted by ``keypoint_weights``) + L1 / Sm
 the log-scaled displacements, only at patches with target presence > 0: far patches
 cannot know where the landmark is, and their votes get ~0 weight at decoding anyway.
 
-Not implemented: the paper's optional local stage (a second network on small patches
-around the global estimate). Flip test is not supported (cephalograms are never flipped).
+The paper's optional local stage (a second network on small patches around the global
+estimate) is ``LandmarkCascade`` with this head as its global model
+(configs/isbi2015/td-vote-cascade_*.py). Flip test is not supported (cephalograms are
+never flipped).
 """
 import math
 from typing import Sequence, Tuple

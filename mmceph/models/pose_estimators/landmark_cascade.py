@@ -62,7 +62,8 @@ class LandmarkCascade(TopdownPoseEstimator):
         self.freeze_coarse = bool(freeze_coarse)
         self.codec = self.refiner.head.decoder
         self.patch_size = tuple(int(v) for v in self.codec.input_size)
-        self._rng = np.random.default_rng()
+        # drawn from numpy's global state, so MMEngine's `randomness=dict(seed=...)` fixes it
+        self._rng = np.random.default_rng(np.random.randint(2 ** 31))
 
     # ----------------------------------------------------------------- patches --------
     def _full_image(self, data_sample):

@@ -18,6 +18,7 @@ best_MRE.pth. Measured:
 """
 import argparse
 import glob
+import json
 import os
 import os.path as osp
 import re
@@ -34,14 +35,16 @@ def training_time(work_dir):
     """(minutes, epochs) of the training runs logged in ``work_dir``."""
     minutes = 0.0
     for log in glob.glob(osp.join(work_dir, '*', '*.log')):
-        stamps = [datetime.strptime(m.group(1), '%Y/%m/%d %H:%M:%S')
-                  for m in map(STAMP.match, open(log, errors='replace')) if m]
+        with open(log, errors='replace') as f:
+            stamps = [datetime.strptime(m.group(1), '%Y/%m/%d %H:%M:%S')
+                      for m in map(STAMP.match, f) if m]
         if stamps:
             minutes += (stamps[-1] - stamps[0]).total_seconds() / 60
     last = osp.join(work_dir, 'last_checkpoint')
     epochs = None
     if osp.isfile(last):
-        found = re.search(r'epoch_(\d+)\.pth', open(last).read())
+        with open(last) as f:
+            found = re.search(r'epoch_(\d+)\.pth', f.read())
         epochs = int(found.group(1)) if found else None
     return minutes, epochs
 
@@ -65,7 +68,6 @@ def gflops(model, input_size):
 
 
 def measure(name, config, work_dir, args):
-    import numpy as np
     import torch
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
@@ -99,14 +101,13 @@ def measure(name, config, work_dir, args):
     cfg.work_dir = tempfile.mkdtemp(prefix='compare_')
     cfg.test_dataloader.num_workers = min(2, os.cpu_count())
     cfg.default_hooks.pop('visualization', None)
-    test_cfg_eval = cfg.test_evaluator
-    test_cfg_eval['clinical'] = False
+    cfg.test_evaluator['clinical'] = False      # landmark metrics only: faster
     metrics = Runner.from_cfg(cfg).test()
 
     predictor = LandmarkPredictor(config, checkpoint)
     ds = cfg.test_dataloader.dataset
-    import json
-    images = json.load(open(osp.join(ds.data_root, ds.ann_file)))['images']
+    with open(osp.join(ds.data_root, ds.ann_file)) as f:
+        images = json.load(f)['images']
     paths = [osp.join(ds.data_root, ds.data_prefix['img'], im['file_name'])
              for im in images[:args.images + 2]]
     times = []

@@ -59,14 +59,15 @@ def test_patch_warp_centres_the_point_and_inverts_exactly():
     model = MODELS.build(tiny_cascade())
     image = np.zeros((240, 192, 3), np.uint8)
     centres = np.array([[50.0, 70.0], [120.5, 33.25]])
-    batch, warps = model._cut(image, centres, np.array([40.0, 60.0]), np.array([0.0, 30.0]))
+    batch, warps = model._cut(image, centres, np.array([40.0, 60.0]), np.array([0.0, 30.0]),
+                                (32, 32))
     assert tuple(batch.shape) == (2, 3, 32, 32)
     # the patch centre (15.5, 15.5) in the output maps back to the requested centre
     for warp, centre in zip(warps, centres):
         np.testing.assert_allclose(model._affine(warp, centre[None]), [[16.0, 16.0]], atol=1e-4)
     # a bright pixel lands where the warp says it does
     image[70, 50] = 255
-    batch, warps = model._cut(image, centres[:1], np.array([32.0]), np.array([0.0]))
+    batch, warps = model._cut(image, centres[:1], np.array([32.0]), np.array([0.0]), (32, 32))
     peak = np.unravel_index(batch[0, 0].argmax().item(), (32, 32))
     np.testing.assert_allclose(model._affine(warps[0], np.array([[50.0, 70.0]]))[0],
                                peak[::-1], atol=1.0)
@@ -133,6 +134,58 @@ def test_predict_refines_every_landmark_and_drops_the_full_image():
     assert out.pred_instances.keypoint_scores.shape == (1, 19)
     assert np.abs(kpts - coarse).max() > 0            # the refiner moved the landmarks
     assert 'full_image' not in out                      # not dumped by tools/test.py --dump
+
+
+def predict_sample(seed=3):
+    from mmengine.structures import InstanceData
+    sample, _ = sample_with_image(np.random.default_rng(seed))
+    sample.set_metainfo(dict(ori_shape=(240, 192), img_shape=(240, 192)))
+    sample.gt_instances = InstanceData(bboxes=np.array([[0.0, 0.0, 192.0, 240.0]]),
+                                       bbox_scores=np.ones(1))
+    return sample
+
+
+def test_test_views_combine_every_shift_and_scale_by_mean_or_median():
+    model = MODELS.build(dict(tiny_cascade(), test_shifts=[[0, 0], [0.1, 0]],
+                              test_scales=[0.9, 1.0, 1.2])).eval()
+    assert model.views_per_landmark == 6
+    image = np.random.default_rng(4).integers(0, 255, (240, 192, 3), dtype=np.uint8)
+    kpts = np.random.default_rng(5).uniform(40, 150, (19, 2)).astype(np.float32)
+    views, _ = model._refine_views(model.refiner, image, kpts, 50.0)
+    assert views.shape == (6, 19, 2)
+    np.testing.assert_allclose(model.refine(image, kpts, 50.0 / 0.3)[0], views.mean(0), atol=1e-4)
+    model.test_reduce = 'median'
+    np.testing.assert_allclose(model.refine(image, kpts, 50.0 / 0.3)[0], np.median(views, 0),
+                               atol=1e-4)
+    with pytest.raises(ValueError, match='test_reduce'):
+        MODELS.build(dict(tiny_cascade(), test_reduce='max'))
+
+
+def test_an_ensemble_of_refiners_trains_each_and_averages_their_predictions():
+    torch.manual_seed(0)
+    single = tiny_cascade()
+    cfg = dict(single, refiner=[single['refiner'], single['refiner']],
+               patch_fraction=[0.25, 0.35], rotate=[15, 5])
+    model = MODELS.build(cfg)
+    assert len(model.refiners) == 2 and model.patch_fraction == [0.25, 0.35]
+    assert model.scale_range == [(0.85, 1.15)] * 2
+    assert any(k.startswith('refiner.1.') for k in model.state_dict())
+    losses = model.train().loss(torch.zeros(1, 3, 192, 160), [sample_with_image(
+        np.random.default_rng(6))[0]])
+    assert set(losses) == {'loss_refine0', 'loss_refine1'}
+    sum(losses.values()).backward()
+    assert all(next(r.parameters()).grad is not None for r in model.refiners)
+    # prediction: the mean of what each refiner alone predicts from the same global estimate
+    model.eval()
+    image = np.random.default_rng(7).integers(0, 255, (240, 192, 3), dtype=np.uint8)
+    kpts = np.random.default_rng(8).uniform(40, 150, (19, 2)).astype(np.float32)
+    each = [model._refine_views(r, image, kpts, f * 100.0)[0][0]
+            for r, f in zip(model.refiners, model.patch_fraction)]
+    np.testing.assert_allclose(model.refine(image, kpts, 100.0)[0], np.mean(each, 0), atol=1e-4)
+    out = model.predict(torch.rand(1, 3, 192, 160), [predict_sample()])[0]
+    assert np.isfinite(out.pred_instances.keypoints).all()
+    with pytest.raises(ValueError, match='patch_fraction: 3 values for 2 refiners'):
+        MODELS.build(dict(cfg, patch_fraction=[0.2, 0.3, 0.4]))
 
 
 def test_missing_full_image_names_the_fix():
@@ -229,3 +282,27 @@ def test_attach_refiner_combines_a_global_model_with_a_trained_refiner(tmp_path)
     with pytest.raises(SystemExit, match='no refiner'):
         main([str(tmp_path / 'global.pth'), str(tmp_path / 'plain.pth'), str(tmp_path / 'x.pth')])
     assert not (tmp_path / 'x.pth').exists()
+
+
+def test_attach_refiner_builds_an_ensemble_from_single_refiner_checkpoints(tmp_path):
+    sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
+    from attach_refiner import main
+    from mmengine.runner import load_checkpoint
+    torch.manual_seed(0)
+    single = tiny_cascade(head_convs=(16, ))
+    ensemble_cfg = dict(single, refiner=[single['refiner']] * 2, patch_fraction=[0.25, 0.35])
+    global_model, first, second = (MODELS.build(single) for _ in range(3))
+    for name, model in (('global', global_model), ('a', first), ('b', second)):
+        torch.save(dict(meta={}, state_dict=model.state_dict()), tmp_path / f'{name}.pth')
+    main([str(tmp_path / p) for p in ('global.pth', 'a.pth', 'b.pth', 'out.pth')])
+    fresh = MODELS.build(ensemble_cfg)
+    load_checkpoint(fresh, str(tmp_path / 'out.pth'), strict=True)
+    state = fresh.state_dict()
+    for i, donor in enumerate((first, second)):
+        for key, value in donor.refiner.state_dict().items():
+            assert torch.equal(state[f'refiner.{i}.{key}'], value), key
+    assert torch.equal(state['backbone.conv1.weight'], global_model.state_dict()['backbone.conv1.weight'])
+    # an ensemble checkpoint cannot be one member of another ensemble
+    with pytest.raises(SystemExit, match='ensemble already'):
+        main([str(tmp_path / p) for p in ('global.pth', 'out.pth', 'a.pth', 'y.pth')])
+    assert not (tmp_path / 'y.pth').exists()

@@ -94,8 +94,8 @@ def measure(name, config, work_dir, args):
     model = MODELS.build(cfg.model).eval()
     flops = gflops(model, cfg.model.head.decoder.input_size)
     if cfg.model.type == 'LandmarkCascade':
-        patches = model.refine_steps * len(model.test_shifts) * cfg.model.head.out_channels
-        flops += patches * gflops(model.refiner, model.codec.input_size)
+        patches = model.refine_steps * model.views_per_landmark * cfg.model.head.out_channels
+        flops += patches * sum(gflops(r, r.head.decoder.input_size) for r in model.refiners)
 
     cfg.load_from = checkpoint
     cfg.work_dir = tempfile.mkdtemp(prefix='compare_')

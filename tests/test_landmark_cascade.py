@@ -170,6 +170,12 @@ def test_an_ensemble_of_refiners_trains_each_and_averages_their_predictions():
     assert len(model.refiners) == 2 and model.patch_fraction == [0.25, 0.35]
     assert model.scale_range == [(0.85, 1.15)] * 2
     assert any(k.startswith('refiner.1.') for k in model.state_dict())
+    # init_weights reaches every refiner (MMPose heads start near zero: std 0.001)
+    model.init_weights()
+    for refiner in model.refiners:
+        final = [p for n, p in refiner.head.named_parameters() if n.startswith('final_layer')
+                 and n.endswith('weight')]
+        assert final and all(float(p.std()) < 0.01 for p in final)
     losses = model.train().loss(torch.zeros(1, 3, 192, 160), [sample_with_image(
         np.random.default_rng(6))[0]])
     assert set(losses) == {'loss_refine0', 'loss_refine1'}

@@ -30,6 +30,7 @@ of 33 and 38 CPU-minutes, 1.53 mm each, 1.48 mm together).
 import cv2
 import numpy as np
 import torch
+from mmengine.model import ModuleList
 from mmpose.models.pose_estimators import TopdownPoseEstimator
 from mmpose.registry import MODELS
 from mmpose.structures.bbox import get_warp_matrix
@@ -63,7 +64,9 @@ class LandmarkCascade(TopdownPoseEstimator):
                  **kwargs):
         super().__init__(**kwargs)
         ensemble = isinstance(refiner, (list, tuple))
-        self.refiner = (torch.nn.ModuleList(MODELS.build(r) for r in refiner) if ensemble
+        # MMEngine's ModuleList, not torch's: init_weights() must reach every refiner (with
+        # torch's, the heads keep PyTorch's default init and train ~2x worse)
+        self.refiner = (ModuleList(MODELS.build(r) for r in refiner) if ensemble
                         else MODELS.build(refiner))
         n = len(self.refiners)
         self.patch_fraction = _per_refiner(patch_fraction, n, 'patch_fraction', float)
@@ -85,7 +88,7 @@ class LandmarkCascade(TopdownPoseEstimator):
     @property
     def refiners(self):
         """The refiner models as a list (one entry unless ``refiner`` was a list)."""
-        return list(self.refiner) if isinstance(self.refiner, torch.nn.ModuleList) else [self.refiner]
+        return list(self.refiner) if isinstance(self.refiner, ModuleList) else [self.refiner]
 
     # ----------------------------------------------------------------- patches --------
     def _full_image(self, data_sample):

@@ -14,7 +14,7 @@ best_MRE.pth. Measured:
 - inference: ``LandmarkPredictor.predict`` (read, crop, model, decode) on ``--images``
   test images after 2 warm-ups, median, ``--threads`` torch threads;
 - GFLOPs: MMEngine's counter on the model's tensor forward at its input size; a
-  cascade adds refine_steps x test shifts x K patches of its refiner.
+  cascade adds refine_steps x test views x K patches of each of its refiners.
 """
 import argparse
 import glob

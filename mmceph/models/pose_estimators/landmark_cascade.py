@@ -99,9 +99,10 @@ class LandmarkCascade(TopdownPoseEstimator):
                 "configs/isbi2015/*cascade*.py)")
         return data_sample.full_image
 
-    def _patch_side(self, data_sample, i=0):
-        """Side (pixels) of refiner ``i``'s patch: a fraction of the global crop's width."""
-        return self.patch_fraction[i] * float(np.asarray(data_sample.input_scale).reshape(-1)[0])
+    @staticmethod
+    def _crop_width(data_sample):
+        """Width (pixels) of the global crop: patch sides are fractions of it."""
+        return float(np.asarray(data_sample.input_scale).reshape(-1)[0])
 
     @staticmethod
     def _patch_size(refiner):
@@ -152,7 +153,8 @@ class LandmarkCascade(TopdownPoseEstimator):
             picked = self._rng.choice(choices, min(self.patches_per_image, choices.size),
                                       replace=False)
             n = len(picked)
-            side = self._patch_side(sample, i) * self._rng.uniform(*self.scale_range[i], n)
+            side = (self.patch_fraction[i] * self._crop_width(sample)
+                    * self._rng.uniform(*self.scale_range[i], n))
             centres = kpts[picked, :2] + self._rng.normal(0, self.jitter[i], (n, 2)) * side[:, None]
             angles = self._rng.uniform(-self.rotate[i], self.rotate[i], n)
             batch, warps = self._cut(image, centres, side, angles, patch_size)
@@ -187,7 +189,7 @@ class LandmarkCascade(TopdownPoseEstimator):
             image = self._full_image(sample)
             kpts = np.asarray(sample.pred_instances.keypoints, np.float32).copy()   # (1, K, 2)
             scores = np.asarray(sample.pred_instances.keypoint_scores, np.float32).copy()
-            crop_width = self._patch_side(sample, 0) / self.patch_fraction[0]
+            crop_width = self._crop_width(sample)
             coarse, coarse_scores = kpts[0].copy(), scores[0].copy()
             for _ in range(self.refine_steps):
                 kpts[0], scores[0] = self.refine(image, kpts[0], crop_width)

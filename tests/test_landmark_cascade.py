@@ -55,6 +55,15 @@ def sample_with_image(rng, k=19, size=(240, 192)):
     return s, kpts
 
 
+def predict_sample(seed=3):
+    from mmengine.structures import InstanceData
+    sample, _ = sample_with_image(np.random.default_rng(seed))
+    sample.set_metainfo(dict(ori_shape=(240, 192), img_shape=(240, 192)))
+    sample.gt_instances = InstanceData(bboxes=np.array([[0.0, 0.0, 192.0, 240.0]]),
+                                       bbox_scores=np.ones(1))
+    return sample
+
+
 def test_patch_warp_centres_the_point_and_inverts_exactly():
     model = MODELS.build(tiny_cascade())
     image = np.zeros((240, 192, 3), np.uint8)
@@ -114,12 +123,8 @@ def test_joint_training_adds_the_global_loss():
 
 
 def test_predict_refines_every_landmark_and_drops_the_full_image():
-    from mmengine.structures import InstanceData
     model = MODELS.build(tiny_cascade(refine_steps=2)).eval()
-    sample, _ = sample_with_image(np.random.default_rng(3))
-    sample.set_metainfo(dict(ori_shape=(240, 192), img_shape=(240, 192)))
-    sample.gt_instances = InstanceData(bboxes=np.array([[0.0, 0.0, 192.0, 240.0]]),
-                                       bbox_scores=np.ones(1))
+    sample = predict_sample(seed=3)
     inputs = torch.rand(1, 3, 192, 160)
     with torch.no_grad():
         model.refine_steps = 0
@@ -134,15 +139,6 @@ def test_predict_refines_every_landmark_and_drops_the_full_image():
     assert out.pred_instances.keypoint_scores.shape == (1, 19)
     assert np.abs(kpts - coarse).max() > 0            # the refiner moved the landmarks
     assert 'full_image' not in out                      # not dumped by tools/test.py --dump
-
-
-def predict_sample(seed=3):
-    from mmengine.structures import InstanceData
-    sample, _ = sample_with_image(np.random.default_rng(seed))
-    sample.set_metainfo(dict(ori_shape=(240, 192), img_shape=(240, 192)))
-    sample.gt_instances = InstanceData(bboxes=np.array([[0.0, 0.0, 192.0, 240.0]]),
-                                       bbox_scores=np.ones(1))
-    return sample
 
 
 def test_test_views_combine_every_shift_and_scale_by_mean_or_median():

@@ -52,9 +52,9 @@ class LandmarkCascade(TopdownPoseEstimator):
         test_scales: patch-side factors, each combined with every shift (default: 1.0).
         test_reduce: 'mean' or 'median' (per coordinate) of the views' refined positions;
             the median ignores a single view that locked onto a look-alike structure.
-        max_shift: trust region, as a fraction of the patch side: a refined landmark that
-            moved further than this from the global estimate keeps the global estimate
-            (the patch then most likely locked onto a look-alike structure). None: off.
+        max_shift: trust region, as a fraction of the (first refiner's) patch side: a refined
+            landmark that moved further than this from the global estimate keeps the global
+            estimate (the patch then most likely locked onto a look-alike structure). None: off.
         freeze_coarse: train only the refiner (global weights from ``load_from``).
     """
 

@@ -26,14 +26,22 @@ class ImageRecord:
     source: str
     extra: dict = field(default_factory=dict)   # image-level fields (e.g. ISBI classes)
     bbox: tuple | None = None      # xywh; filled by the ROI step (full image if None)
+    origin: str = ''               # input file this record comes from (for messages)
+    row: int | None = None         # its line/row in that file, when it has one
 
-    def check_inside(self, origin):
-        """Refuse landmarks outside the image: they mean a wrong file or a wrong scale."""
+    def outside(self):
+        """Indices of the landmarks outside the image (pixel centres at integer indices,
+        so the image spans -0.5 .. size - 0.5)."""
         kpts = self.keypoints
         ok = np.isnan(kpts[:, 0]) | ((kpts[:, 0] >= -0.5) & (kpts[:, 0] <= self.width - 0.5)
                                      & (kpts[:, 1] >= -0.5) & (kpts[:, 1] <= self.height - 0.5))
-        if not ok.all():
-            k = int(np.flatnonzero(~ok)[0])
+        return np.flatnonzero(~ok)
+
+    def check_inside(self, origin):
+        """Refuse landmarks outside the image: they mean a wrong file or a wrong scale."""
+        kpts, bad = self.keypoints, self.outside()
+        if len(bad):
+            k = int(bad[0])
             raise ConversionError(
                 origin, f'landmark {k + 1} at ({kpts[k, 0]:g}, {kpts[k, 1]:g}) lies outside '
                 f'its image {self.file_name} ({self.width}x{self.height})')
@@ -44,14 +52,21 @@ def make_category(keypoint_names, skeleton=()):
                 keypoints=list(keypoint_names), skeleton=[list(p) for p in skeleton])
 
 
-def to_coco(records, keypoint_names, skeleton=(), description='mmceph'):
-    """Build the COCO dict. Image and annotation ids are 1-based, in record order."""
+def to_coco(records, keypoint_names, skeleton=(), description='mmceph', reference=None):
+    """Build the COCO dict. Image and annotation ids are 1-based, in record order.
+
+    ``reference`` names whose annotation the keypoints are (``senior``, ``junior``, ``mean``
+    for datasets with two annotators, ``released`` otherwise): it is written into ``info``
+    and into every image, because a result is only comparable when it states it.
+    """
     images, annotations = [], []
     for i, rec in enumerate(records, start=1):
         img = dict(id=i, file_name=rec.file_name, width=int(rec.width),
                    height=int(rec.height), source=rec.source,
                    pixel_spacing=None if rec.pixel_spacing is None
                    else [float(s) for s in rec.pixel_spacing])
+        if reference is not None:
+            img['reference'] = reference
         img.update(rec.extra)
         images.append(img)
         labelled = ~np.isnan(rec.keypoints[:, 0])
@@ -63,7 +78,10 @@ def to_coco(records, keypoint_names, skeleton=(), description='mmceph'):
             id=i, image_id=i, category_id=1, iscrowd=0, keypoints=flat,
             num_keypoints=int(labelled.sum()),
             bbox=[round(float(v), 3) for v in (x, y, w, h)], area=round(float(w * h), 3)))
-    return dict(info=dict(description=description), licenses=[], images=images,
+    info = dict(description=description)
+    if reference is not None:
+        info['reference'] = reference
+    return dict(info=info, licenses=[], images=images,
                 annotations=annotations,
                 categories=[make_category(keypoint_names, skeleton)])
 

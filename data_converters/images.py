@@ -6,6 +6,7 @@ and tested)."""
 import os
 import os.path as osp
 import sys
+from collections import defaultdict
 
 from PIL import Image
 
@@ -75,8 +76,53 @@ def image_size(path):
     return size
 
 
+def repeated_rows(splits):
+    """Images listed more than once within one split (the same img_path on two CSV rows):
+    ``[(split, [records])]``, in first-seen order."""
+    found = []
+    for split, records in splits.items():
+        by_name = defaultdict(list)
+        for rec in records:
+            by_name[rec.file_name].append(rec)
+        found += [(split, group) for group in by_name.values() if len(group) > 1]
+    return found
+
+
+def describe_rows(group):
+    """'a.csv: rows 3, 7' (rows grouped by input file) for one repeated image."""
+    by_file = defaultdict(list)
+    for rec in group:
+        by_file[rec.origin or '?'].append(rec.row)
+    return '; '.join(f'{f}: rows ' + ', '.join(str(r) for r in rows) if rows[0] is not None
+                     else f'{f} ({len(rows)} times)' for f, rows in by_file.items())
+
+
+def check_repeated_rows(splits, dedupe):
+    """An image listed twice in one split would weigh double in training and scoring.
+    Report each (one line naming the file and its rows); refuse unless --dedupe, which
+    keeps the first row."""
+    found = repeated_rows(splits)
+    if not found:
+        return splits
+    for split, group in found:
+        print(f'{"warning" if dedupe else "error"}: {describe_rows(group)}: image '
+              f'{group[0].file_name} listed {len(group)} times in the {split} split',
+              file=sys.stderr)
+    if not dedupe:
+        split, group = found[0]
+        raise ConversionError(group[0].origin or split,
+                              f'{len(found)} image(s) listed more than once within a split '
+                              f'(first: {group[0].file_name}, {describe_rows(group)}); '
+                              'use --dedupe to keep the first row')
+    drop = {id(r) for _, group in found for r in group[1:]}
+    print(f'--dedupe: keeping the first row of {len(found)} repeated images', file=sys.stderr)
+    return {s: [r for r in recs if id(r) not in drop] for s, recs in splits.items()}
+
+
 def warn_duplicates(splits, image_root, dedupe):
-    """Warn about byte-identical images in several splits; drop later copies if asked."""
+    """Refuse (or with --dedupe thin out) images listed twice within a split; warn about
+    byte-identical images in several splits and drop later copies if asked."""
+    splits = check_repeated_rows(splits, dedupe)
     groups = duplicate_groups(splits, image_root)
     for group in groups:
         print('warning: byte-identical images in more than one split: '
@@ -94,4 +140,6 @@ def add_dedupe_arg(parser):
     parser.add_argument('--dedupe', action='store_true',
                         help='byte-identical images found in several splits are always reported '
                              '(on stderr); with --dedupe only the first copy is kept, in split '
-                             'order (train first, then val, then test)')
+                             'order (train first, then val, then test). An image listed twice '
+                             'within one split is an error naming the file and rows; with '
+                             '--dedupe its first row is kept')

@@ -208,3 +208,156 @@ def test_ambiguous_image_extension_is_refused(tmp_path, capsys):
     Image.open(tmp_path / 'img' / 'c.png').save(tmp_path / 'img' / 'c.jpg')
     msg = bad(tmp_path, capsys)
     assert 'c.bmp' in msg and 'c.jpg, c.png' in msg
+
+
+# ------------------------------------------------------- the release as it really is
+def make_release(tmp_path):
+    """data/Github_csv/{TrainingData,ValidData,TestData}.csv with img_path written the three
+    ways the release does, images in data/images/."""
+    data = tmp_path / 'data'
+    os.makedirs(data / 'Github_csv')
+    os.makedirs(data / 'images')
+    rng = np.random.default_rng(1)
+    forms = ['/images/{}', './images/{}', '{}']
+    plan = {'TrainingData.csv': [('t1.jpg', (64, 80)), ('t2.jpg', (96, 72)), ('t3.png', (64, 80))],
+            'ValidData.csv': [('v1.jpg', (64, 80))], 'TestData.csv': [('s1.png', (96, 72))]}
+    for csv_name, images in plan.items():
+        rows = []
+        for i, (name, (w, h)) in enumerate(images):
+            Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(
+                data / 'images' / name)
+            pts = rng.uniform(2, min(w, h) - 3, (26, 2)).round(1)
+            rows.append(make_row(forms[i % 3].format(name), 0.1, pts, np.ones(26, int)))
+        with open(data / 'Github_csv' / csv_name, 'w', newline='') as f:
+            csv.writer(f).writerows([HEADER] + rows)
+    return data
+
+
+def run_release(data, out, image_root, *extra):
+    return main(['webceph2k', '--csv-dir', str(data / 'Github_csv'), '--image-root',
+                 str(image_root), '--out', str(out), *extra])
+
+
+@pytest.mark.parametrize('root_name', ['data', 'data/images'])
+def test_release_img_paths_with_either_image_root(tmp_path, root_name):
+    data = make_release(tmp_path)
+    assert run_release(data, tmp_path / 'out', tmp_path / root_name) == 0
+    doc = load_split(tmp_path / 'out', 'train')
+    prefix = 'images/' if root_name == 'data' else ''
+    # '/images/t1.jpg' and './images/t2.jpg' and the bare 't3.png' all resolve
+    assert [i['file_name'] for i in doc['images']] == [f'{prefix}t1.jpg', f'{prefix}t2.jpg',
+                                                       f'{prefix}t3.png']
+    assert doc['info']['reference'] == 'released'
+
+
+def test_missing_release_image_lists_paths_tried(tmp_path, capsys):
+    data = make_release(tmp_path)
+    os.unlink(data / 'images' / 'v1.jpg')
+    assert run_release(data, tmp_path / 'out', data) == 2
+    msg = capsys.readouterr().err.strip().splitlines()[-1]
+    assert 'ValidData.csv:2' in msg and 'tried' in msg
+    assert osp.join(str(data), 'images', 'v1.jpg') in msg and osp.join(str(data), 'v1.jpg') in msg
+
+
+def roi_copy(src, dst, marker=None):
+    """What GetROI_before_train.py writes: scale, center_w, center_h after img_path."""
+    df = pd.read_csv(src)
+    for i, col in enumerate(['scale', 'center_w', 'center_h']):
+        df.insert(1 + i, col, 1.0)
+    if marker is not None:
+        df['SELLA_x'] = marker
+    df.to_csv(dst, index=False)
+
+
+def test_raw_csv_wins_over_its_roi_copy_and_says_so(tmp_path, capsys):
+    data = make_release(tmp_path)
+    csvs = data / 'Github_csv'
+    for name in ('TrainingData', 'ValidData', 'TestData'):
+        roi_copy(csvs / f'{name}.csv', csvs / f'{name}_roi.csv', marker=5.0)
+    assert run_release(data, tmp_path / 'out', data) == 0
+    out = capsys.readouterr().out
+    assert 'using TrainingData.csv' in out and 'ignoring TrainingData_roi.csv' in out
+    kp = np.array(load_split(tmp_path / 'out', 'train')['annotations'][0]['keypoints'])
+    raw = pd.read_csv(csvs / 'TrainingData.csv')
+    assert kp[0] == pytest.approx(raw['SELLA_x'][0]) and kp[0] != 5.0
+
+
+def test_roi_csv_alone_converts(tmp_path):
+    data = make_release(tmp_path)
+    csvs = data / 'Github_csv'
+    roi_copy(csvs / 'TrainingData.csv', csvs / 'TrainingData_roi.csv')
+    os.unlink(csvs / 'TrainingData.csv')
+    assert run_release(data, tmp_path / 'out', data) == 0
+    assert len(load_split(tmp_path / 'out', 'train')['images']) == 3
+
+
+def test_every_outside_landmark_is_reported_then_dropped(tmp_path, capsys):
+    data = make_release(tmp_path)
+    rewrite(data / 'Github_csv' / 'TrainingData.csv', 2, 'SELLA_x', '500')
+    rewrite(data / 'Github_csv' / 'TrainingData.csv', 3, 'MENTON_y', '-7')   # y<=0: missing
+    rewrite(data / 'Github_csv' / 'TrainingData.csv', 3, 'NASION_y', '900')
+    rewrite(data / 'Github_csv' / 'TestData.csv', 2, 'ANS_x', '-3')
+    assert run_release(data, tmp_path / 'out', data) == 2
+    msg = capsys.readouterr().err.strip().splitlines()[-1]
+    assert '3 landmark(s)' in msg
+    assert 'TrainingData.csv:2 landmark 1 SELLA' in msg
+    assert 'TrainingData.csv:3 landmark 2 NASION' in msg and 'TestData.csv:2 landmark 24 ANS' in msg
+    assert not osp.exists(tmp_path / 'out')
+    assert run_release(data, tmp_path / 'out', data, '--outside', 'drop') == 0
+    assert '3 landmark(s) outside their image written as missing' in capsys.readouterr().out
+    kp = np.array(load_split(tmp_path / 'out', 'train')['annotations'][0]['keypoints'])
+    assert list(kp[:3]) == [0, 0, 0]          # v=0, not moved inside
+    kp = np.array(load_split(tmp_path / 'out', 'test')['annotations'][0]['keypoints'])
+    assert list(kp[23 * 3:24 * 3]) == [0, 0, 0]
+
+
+def test_upstream_roi_is_absolute_pixels_clipped_per_image(tmp_path):
+    data = make_release(tmp_path)
+    assert run_release(data, tmp_path / 'out', data, '--roi', 'upstream',
+                       '--roi-margin-px', '4') == 0
+    with open(tmp_path / 'out' / 'roi_upstream.json') as f:
+        roi = json.load(f)['roi_xyxy_pixels']
+    assert not osp.exists(tmp_path / 'out' / 'roi_prior.json')
+    train = load_split(tmp_path / 'out', 'train')
+    pts = np.concatenate([np.array(a['keypoints']).reshape(-1, 3)[:, :2]
+                          for a in train['annotations']])
+    assert roi[0] == np.trunc(pts[:, 0]).min() - 4 and roi[3] == np.trunc(pts[:, 1]).max() + 4
+    for img, ann in zip(train['images'] + load_split(tmp_path / 'out', 'test')['images'],
+                        train['annotations'] + load_split(tmp_path / 'out', 'test')['annotations']):
+        x, y, w, h = ann['bbox']
+        assert x >= 0 and y >= 0 and x + w <= img['width'] and y + h <= img['height']
+        assert x + w == pytest.approx(min(roi[2], img['width']))   # same pixels, any size
+    # back to the normalised prior: the stale upstream file goes
+    assert run_release(data, tmp_path / 'out', data) == 0
+    assert osp.exists(tmp_path / 'out' / 'roi_prior.json')
+    assert not osp.exists(tmp_path / 'out' / 'roi_upstream.json')
+
+
+def test_repeated_image_row_is_reported_with_rows(tmp_path, capsys):
+    data = make_release(tmp_path)
+    path = data / 'Github_csv' / 'TrainingData.csv'
+    lines = path.read_text().splitlines()
+    path.write_text('\n'.join(lines + [lines[1]]) + '\n')      # row of t1.jpg again
+    assert run_release(data, tmp_path / 'out', data) == 2
+    err = capsys.readouterr().err
+    assert 'TrainingData.csv: rows 2, 5' in err and 'images/t1.jpg listed 2 times' in err
+    assert run_release(data, tmp_path / 'out', data, '--dedupe') == 0
+    assert len(load_split(tmp_path / 'out', 'train')['images']) == 3
+
+
+def test_rerun_leaves_no_stale_split_and_failure_leaves_no_folder(tmp_path, capsys):
+    data = make_release(tmp_path)
+    out = tmp_path / 'deep' / 'out'
+    assert run_release(data, out, data) == 0
+    assert sorted(os.listdir(out / 'annotations')) == ['test.json', 'train.json', 'valid.json']
+    os.unlink(data / 'Github_csv' / 'TestData.csv')
+    assert run_release(data, out, data) == 0
+    assert sorted(os.listdir(out / 'annotations')) == ['train.json', 'valid.json']
+    assert not [n for n in os.listdir(out) if n.startswith('.')]   # no staging left
+    # a failing run into a new folder removes every folder it created
+    os.unlink(data / 'images' / 't2.jpg')
+    assert run_release(data, tmp_path / 'new' / 'sub', data) == 2
+    assert not osp.exists(tmp_path / 'new')
+    # ... and leaves an existing output as it was
+    assert run_release(data, out, data) == 2
+    assert sorted(os.listdir(out / 'annotations')) == ['train.json', 'valid.json']

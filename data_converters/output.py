@@ -204,3 +204,22 @@ def print_summary(summary, out):
         print('  ' + what + ', '.join(f'{v:.3f}' for v in summary['roi_prior']))
     for note in summary.get('notes', ()):
         print(f'  {note}')
+
+
+def swap_in_folder(stage, final):
+    """Replace the folder ``final`` by ``stage`` (both in one file system) as a whole, so
+    no file of an earlier run survives beside this run's (e.g. converted images)."""
+    old = None
+    if osp.lexists(final):
+        old = tempfile.mkdtemp(prefix='.old-', dir=osp.dirname(osp.abspath(final)))
+        os.replace(final, osp.join(old, osp.basename(final)))
+    try:
+        os.replace(stage, final)
+        os.chmod(final, 0o777 & ~_umask())
+    except OSError:
+        if old:
+            os.replace(osp.join(old, osp.basename(final)), final)
+        raise
+    finally:
+        if old:
+            shutil.rmtree(old, ignore_errors=True)

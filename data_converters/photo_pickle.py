@@ -38,6 +38,7 @@ from .images import add_dedupe_arg, warn_duplicates
 from .landmarks import names_and_skeleton
 from .output import add_output_args, write_dataset
 from .safe_pickle import load_dataframe
+from .splits import seed_arg, seeded_split
 
 SET_NAMES = {'train': 'train', 'dev': 'val', 'val': 'val', 'valid': 'val',
              'validation': 'val', 'test': 'test'}
@@ -148,18 +149,9 @@ def assign_splits(df, path, set_column, val_fraction, test_fraction, seed):
                                       f'(expected one of {", ".join(SET_NAMES)})')
             splits.append(split)
         return splits
-    val = DEFAULT_VAL if val_fraction is None else val_fraction
-    test = DEFAULT_TEST if test_fraction is None else test_fraction
-    if not (0 <= val and 0 <= test and val + test < 1):
-        raise ValueError(f'need 0 <= --val-fraction, 0 <= --test-fraction and their sum < 1, '
-                         f'got {val} and {test}')
-    n = len(df)
-    n_test, n_val = round(n * test), round(n * val)
-    order = np.random.default_rng(DEFAULT_SEED if seed is None else seed).permutation(n)
-    splits = ['train'] * n
-    for i, row in enumerate(order):
-        splits[row] = 'test' if i < n_test else 'val' if i < n_test + n_val else 'train'
-    return splits
+    return seeded_split(len(df), DEFAULT_VAL if val_fraction is None else val_fraction,
+                        DEFAULT_TEST if test_fraction is None else test_fraction,
+                        DEFAULT_SEED if seed is None else seed)
 
 
 def convert(df, path, cols, image_dir, keypoints, depth, row_splits):
@@ -230,17 +222,6 @@ def run(args):
     return summary
 
 
-def _seed(text):
-    """argparse type of --seed: numpy's generators take integers >= 0 only."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f'expected an integer >= 0, got {text!r}')
-    return value
-
-
 def add_parser(sub):
     p = sub.add_parser('photo-pickle', help='lateral photographs from a pickled DataFrame',
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -252,7 +233,7 @@ def add_parser(sub):
     p.add_argument('--test-fraction', type=float, default=None,
                    help=f'without a "set" column: fraction of patients for test '
                         f'(default: {DEFAULT_TEST})')
-    p.add_argument('--seed', type=_seed, default=None,
+    p.add_argument('--seed', type=seed_arg, default=None,
                    help=f'without a "set" column: seed of the random split '
                         f'(default: {DEFAULT_SEED})')
     p.add_argument('--depth', action='store_true',

@@ -291,3 +291,53 @@ def test_cli_subprocess_exit_code_and_message(tmp_path):
     assert bad.returncode == 2
     assert '003.txt' in bad.stderr and 'Traceback' not in bad.stderr
     assert_no_output(tmp_path / 'bad')
+
+
+# ------------------------------------------------- real data: both annotators
+@pytest.fixture(scope='module')
+def real_both(isbi_root, tmp_path_factory):
+    """The real files converted with --annotator junior and --annotator mean."""
+    outs = {}
+    for annotator in ('junior', 'mean'):
+        out = str(tmp_path_factory.mktemp(f'isbi_{annotator}'))
+        rc, stdout, _ = convert(['isbi2015', '--root', isbi_root, '--out', out,
+                                 '--annotator', annotator])
+        assert rc == 0
+        assert f'reference annotation: {annotator}' in stdout
+        outs[annotator] = out
+    return outs
+
+
+@pytest.mark.parametrize('annotator', ['junior', 'mean'])
+def test_real_other_annotators_exact(real, real_both, isbi_root, annotator):
+    out = real_both[annotator]
+    ann_dir = osp.join(isbi_root, 'AnnotationsByMD')
+    counts = {}
+    for split in ('train', 'test1'):
+        doc = load_split(out, split)
+        assert doc['info']['reference'] == annotator
+        counts[split] = len(doc['images'])
+        for img, ann in zip(doc['images'], doc['annotations']):
+            assert img['reference'] == annotator
+            stem = osp.splitext(osp.basename(img['file_name']))[0]
+            s_pts, s_cls = parse_txt(osp.join(ann_dir, '400_senior', f'{stem}.txt'))
+            j_pts, j_cls = parse_txt(osp.join(ann_dir, '400_junior', f'{stem}.txt'))
+            kp = np.array(ann['keypoints']).reshape(19, 3)
+            assert (kp[:, 2] == 2).all()
+            if annotator == 'junior':
+                np.testing.assert_array_equal(kp[:, :2], j_pts)
+                assert img['isbi_classes'] == dict(zip(CLASSES, j_cls))
+            else:
+                np.testing.assert_array_equal(kp[:, :2], (np.array(s_pts) + j_pts) / 2)
+                assert img['isbi_classes'] == {k: s for k, s, j in zip(CLASSES, s_cls, j_cls)
+                                               if s == j}
+    assert counts == {'train': 150, 'test1': 150}
+    senior = load_split(real['out'], 'train')
+    assert senior['info']['reference'] == 'senior'
+
+
+def test_real_mean_drops_disputed_classes_somewhere(real_both):
+    """The annotators disagree on some class (2.35 mm apart): mean must leave some out."""
+    doc = load_split(real_both['mean'], 'test1')
+    sizes = [len(i['isbi_classes']) for i in doc['images']]
+    assert min(sizes) < 8 and max(sizes) == 8

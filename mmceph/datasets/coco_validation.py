@@ -16,7 +16,9 @@ What is checked (the layout ``data_converters`` writes, see README "Data format"
   given, one per keypoint of the dataset);
 - ``images[i]``: a unique integer ``id``, a non-empty string ``file_name``, positive
   integer ``width`` and ``height``, and ``pixel_spacing`` absent, ``null`` or
-  ``[sx, sy]`` in mm (finite numbers > 0);
+  ``[sx, sy]`` in mm (finite numbers > 0), ``reference`` (whose annotation: ``senior``,
+  ``junior``, ``mean``, ``released``) absent or a string;
+- ``info.reference``, when ``info`` is there: absent or a string;
 - ``annotations[j]``: a unique integer ``id``, an integer ``image_id`` of an image of the
   file, ``category_id`` the category's id, ``keypoints`` ``3 * K`` finite numbers
   (K = the dataset's number of keypoints) with every visibility 0, 1 or 2, ``bbox``
@@ -31,7 +33,8 @@ refused wherever a number is checked.
 import json
 import math
 
-__all__ = ['CocoFormatError', 'load_coco_json', 'validate_coco', 'load_roi_prior']
+__all__ = ['CocoFormatError', 'load_coco_json', 'validate_coco', 'load_roi_prior',
+           'reference_of']
 
 FLOAT32_MAX = 3.4028234663852886e38
 
@@ -147,6 +150,11 @@ def validate_coco(doc, path, num_keypoints):
     annotations = c.list(c.get(doc, 'annotations', '(top level)'), 'annotations')
     categories = c.list(c.get(doc, 'categories', '(top level)'), 'categories')
 
+    info = doc.get('info')
+    if info is not None:
+        c.object(info, 'info')
+        _optional_string(c, info, 'reference', 'info')
+
     if len(categories) != 1:
         c.fail('categories', f'expected exactly one category, got {len(categories)}')
     cat = c.object(categories[0], 'categories[0]')
@@ -179,6 +187,7 @@ def validate_coco(doc, path, num_keypoints):
                        f'{len(spacing)} values')
             for k, v in enumerate(spacing):
                 c.number(v, f'{where}.pixel_spacing[{k}]', positive=True)
+        _optional_string(c, img, 'reference', where)
 
     ann_ids = set()
     for j, ann in enumerate(annotations):
@@ -211,6 +220,22 @@ def validate_coco(doc, path, num_keypoints):
         if 'iscrowd' in ann and ann['iscrowd'] not in (0, 1):   # True/False compare equal
             c.fail(f'{where}.iscrowd', f'expected 0 or 1, got {_describe(ann["iscrowd"])}')
     return doc
+
+
+def _optional_string(c, obj, key, where):
+    value = obj.get(key)
+    if value is not None and (not isinstance(value, str) or not value):
+        c.fail(f'{where}.{key}', f'expected a non-empty string, got {_describe(value)}')
+
+
+def reference_of(doc):
+    """Whose annotation a converted file holds (``info.reference``; else the images' own
+    ``reference`` when they all agree; else None for files written before it existed)."""
+    ref = (doc.get('info') or {}).get('reference')
+    if ref:
+        return ref
+    refs = {img.get('reference') for img in doc.get('images', [])}
+    return refs.pop() if len(refs) == 1 else None
 
 
 def _read_json(path, name=None):

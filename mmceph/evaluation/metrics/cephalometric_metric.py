@@ -73,11 +73,12 @@ class CephalometricMetric(BaseMetric):
         summary = summarise(errors, self.radii)
         names = [self.dataset_meta['keypoint_id2name'][k] for k in range(errors.shape[1])] \
             if self.dataset_meta else [str(k) for k in range(errors.shape[1])]
+        reference = (self.dataset_meta or {}).get('reference') or 'unknown'
         MMLogger.get_current_instance().info(
-            f'per-landmark radial error ({unit}, {len(results)} images):\n'
-            + format_table(summary, names, self.radii, unit))
+            f'per-landmark radial error ({unit}, {len(results)} images, reference '
+            f'annotation: {reference}):\n' + format_table(summary, names, self.radii, unit))
         if self.outfile_prefix:
-            self._dump(results, errors, names, unit)
+            self._dump(results, errors, names, unit, reference)
         suffix = '' if unit == 'mm' else '_px'
         overall = summary['overall']
         metrics = {f'MRE{suffix}': overall['MRE'], f'MRE_std{suffix}': overall['SD']}
@@ -111,7 +112,7 @@ class CephalometricMetric(BaseMetric):
             out[f'{name}_success'] = v['success_rate']
         return out
 
-    def _dump(self, results, errors, names, unit):
+    def _dump(self, results, errors, names, unit, reference='unknown'):
         images = []
         for r, err in zip(results, errors):
             labelled = r['visible'] > 0
@@ -121,6 +122,7 @@ class CephalometricMetric(BaseMetric):
                 gt=[g.round(3).tolist() if v else None for g, v in zip(r['gt'], labelled)],
                 error=[None if np.isnan(e) else round(float(e), 4) for e in err]))
         path = f'{self.outfile_prefix}.predictions.json'
-        dump(dict(keypoint_names=names, unit=unit, radii=list(self.radii), images=images),
+        dump(dict(keypoint_names=names, unit=unit, radii=list(self.radii), reference=reference,
+                  images=images),
              path, indent=1)
         MMLogger.get_current_instance().info(f'per-image predictions written to {path}')

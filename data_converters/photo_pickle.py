@@ -8,7 +8,17 @@ naming anything else is refused, so a malicious file cannot run code.
 
 Column names are normalised (lower case, spaces and hyphens -> "_", repeats collapsed),
 so "Gonion _x", "upper 1 tip_x" and "A point_x" all match. NaN coordinates are missing
-points (v=0), never invented. There is no pixel spacing (metrics are in pixels).
+points (v=0), never invented. Only the columns named here are read: the "patient" column
+(a text id holding the patient's NAME) never reaches any output.
+
+Pixel spacing: none by default (metrics in pixels). The release's ruler columns
+ruler_point_up_x/_y, ruler_point_down_x/_y (in the ORIGINAL photograph's pixels) give it
+with --ruler-mm L, the ruler's length in mm: spacing = L / |up - down| * --photo-size /
+stored width, per image. The authors' repositories disagree on L (10 mm everywhere in
+one, 20 mm for some patients in another), so it is your choice, and it is recorded in each
+image ("ruler_mm") and in the summary. Rows without ruler points get no spacing (null);
+the summary says for how many images a spacing was found. The metric needs a spacing on
+every evaluated image to report mm.
 
 Writes OUT/images/<patient_id>.png (the id sanitised to letters, digits, "._-"; an
 existing OUT/images is replaced, only once everything succeeded) and
@@ -36,7 +46,7 @@ from .coco import ImageRecord
 from .errors import ConversionError
 from .images import add_dedupe_arg, warn_duplicates
 from .landmarks import names_and_skeleton
-from .output import add_output_args, write_dataset
+from .output import add_output_args, swap_in_folder, write_dataset
 from .safe_pickle import load_dataframe
 from .splits import seed_arg, seeded_split
 
@@ -154,7 +164,33 @@ def assign_splits(df, path, set_column, val_fraction, test_fraction, seed):
                         DEFAULT_SEED if seed is None else seed)
 
 
-def convert(df, path, cols, image_dir, keypoints, depth, row_splits):
+RULER_COLUMNS = ['ruler_point_up_x', 'ruler_point_up_y', 'ruler_point_down_x',
+                 'ruler_point_down_y']
+DEFAULT_PHOTO_SIZE = 600
+
+
+def ruler_spacing(rows, row, cols, ruler, width, height, where):
+    """``(sx, sy)`` mm per stored pixel from the row's ruler points, or None without them.
+
+    ``ruler`` is ``(ruler_mm, photo_size)``; the points are in photo_size-px coordinates.
+    """
+    if ruler is None:
+        return None
+    try:
+        ux, uy, dx, dy = (float(rows.at[row, cols[c]]) for c in RULER_COLUMNS)
+    except (TypeError, ValueError, OverflowError) as err:
+        raise ConversionError(where, f'non-numeric ruler coordinate: {err}') from None
+    if not np.isfinite([ux, uy, dx, dy]).all():
+        return None
+    length_px = float(np.hypot(ux - dx, uy - dy))
+    if not length_px > 0:
+        raise ConversionError(where, 'the ruler\'s two points coincide (length 0 px)')
+    ruler_mm, photo_size = ruler
+    per_photo_px = ruler_mm / length_px
+    return (per_photo_px * photo_size / width, per_photo_px * photo_size / height)
+
+
+def convert(df, path, cols, image_dir, keypoints, depth, row_splits, ruler=None):
     """Check each row and write its PNG into ``image_dir``; return ``{split: [records]}``."""
     stems = {}
     splits = {'train': [], 'val': [], 'test': []}
@@ -181,9 +217,12 @@ def convert(df, path, cols, image_dir, keypoints, depth, row_splits):
         if kp.shape != (len(keypoints), 2):     # e.g. a cell holding an array
             raise ConversionError(where, 'a landmark coordinate is not a single number')
         kp[np.isnan(kp).any(1)] = np.nan
-        rec = ImageRecord(f'images/{stem}.png', pixels.shape[1], pixels.shape[0], kp, None,
-                          'lateral_photo', extra=dict(patient_id=str(pid),
-                                                      modality='depth' if depth else 'photo'))
+        spacing = ruler_spacing(rows, row, cols, ruler, pixels.shape[1], pixels.shape[0], where)
+        extra = dict(patient_id=str(pid), modality='depth' if depth else 'photo')
+        if spacing is not None:
+            extra['ruler_mm'] = ruler[0]
+        rec = ImageRecord(f'images/{stem}.png', pixels.shape[1], pixels.shape[0], kp, spacing,
+                          'lateral_photo', extra=extra, origin=str(path), row=row)
         rec.check_inside(where)
         Image.fromarray(np.ascontiguousarray(pixels)).save(osp.join(image_dir, f'{stem}.png'),
                                                            compress_level=1)
@@ -200,26 +239,53 @@ def run(args):
     cols = map_columns(df, path, keypoints, args.depth)
     row_splits = assign_splits(df, path, cols.get('set'), args.val_fraction, args.test_fraction,
                                args.seed)
+    has_ruler = all(c in cols for c in RULER_COLUMNS)
+    if args.ruler_mm is not None and not has_ruler:
+        raise ConversionError(path, '--ruler-mm needs the ruler columns '
+                              + ', '.join(RULER_COLUMNS) + '; missing: '
+                              + ', '.join(c for c in RULER_COLUMNS if c not in cols))
+    if args.photo_size < 1:
+        raise ValueError(f'--photo-size must be >= 1 px, got {args.photo_size}')
+    ruler = (args.ruler_mm, args.photo_size) if args.ruler_mm is not None else None
     os.makedirs(args.out, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix='.photo-pickle-', dir=args.out)
     try:
         os.mkdir(osp.join(tmp, 'images'))
         splits = convert(df, path, cols, osp.join(tmp, 'images'), keypoints, args.depth,
-                         row_splits)
+                         row_splits, ruler)
         kept = warn_duplicates(splits, tmp, args.dedupe)
         for split, records in splits.items():       # drop the PNGs of removed duplicates
             names = {r.file_name for r in kept[split]}
             for rec in records:
                 if rec.file_name not in names:
                     os.unlink(osp.join(tmp, rec.file_name))
+        total = sum(len(r) for r in kept.values())
+        if ruler is not None:
+            found = sum(r.pixel_spacing is not None for recs in kept.values() for r in recs)
+            notes = [f'pixel spacing from the ruler (--ruler-mm {args.ruler_mm:g}, original '
+                     f'photo {args.photo_size} px) for {found} of {total} images (MRE in mm '
+                     'for those; rows without ruler points have none)']
+        else:
+            notes = ['no pixel spacing (metrics in pixels)' + (
+                '; the pickle has ruler columns: --ruler-mm L gives mm' if has_ruler else '')]
         summary = write_dataset(kept, args.out, keypoints, skeleton, args.roi, args.roi_margin,
-                                'lateral_photo', origins={s: path for s in kept})
-        final = osp.join(args.out, 'images')
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(osp.join(tmp, 'images'), final)
+                                'lateral_photo', origins={s: path for s in kept},
+                                margin_px=args.roi_margin_px, notes=notes)
+        swap_in_folder(osp.join(tmp, 'images'), osp.join(args.out, 'images'))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return summary
+
+
+def _positive(text):
+    """argparse type of --ruler-mm: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float('nan')
+    if not (np.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f'expected a number > 0, got {text!r}')
+    return value
 
 
 def add_parser(sub):
@@ -236,6 +302,14 @@ def add_parser(sub):
     p.add_argument('--seed', type=seed_arg, default=None,
                    help=f'without a "set" column: seed of the random split '
                         f'(default: {DEFAULT_SEED})')
+    p.add_argument('--ruler-mm', type=_positive, default=None,
+                   help='length of the ruler in mm: turns the ruler columns into a per-image '
+                        'pixel spacing (default: none, metrics in pixels; the source '
+                        'repositories disagree between 10 and 20 mm, so it is your choice, '
+                        'recorded in the output)')
+    p.add_argument('--photo-size', type=int, default=DEFAULT_PHOTO_SIZE,
+                   help='side in px of the original photograph the ruler columns are measured '
+                        'in (default: %(default)s)')
     p.add_argument('--depth', action='store_true',
                    help='write depth_feature (scaled to uint8, see above) instead of the '
                         'photograph')

@@ -278,3 +278,72 @@ def test_error_after_some_pngs_leaves_nothing(tmp_path, capsys):
     df.at[5, 'Image'] = np.full((32, 32, 3), 300.0)
     msg = bad(df, tmp_path, capsys)
     assert 'row 5' in msg and 'uint8' in msg
+
+
+# ----------------------------------------------------- ruler spacing, patient names
+def with_ruler_and_names(df):
+    """The release's extra columns: 'patient' (a NAME) and the ruler in 600-px coordinates."""
+    df = df.copy()
+    df['patient'] = [f'Jane Doe-Secretname {i}' for i in range(len(df))]
+    df['class'] = 'II'
+    lengths = np.array([100.0, 80.0, 50.0, np.nan, 120.0, 60.0])[:len(df)]
+    df['ruler_point_up_x'] = 300.0
+    df['ruler_point_up_y'] = 100.0
+    df['ruler_point_down_x'] = 300.0
+    df['ruler_point_down_y'] = 100.0 + lengths
+    return df, lengths
+
+
+def test_ruler_gives_per_image_spacing_recorded_with_its_length(tmp_path, capsys):
+    df, lengths = with_ruler_and_names(make_frame(sets=['train'] * 4 + ['test'] * 2))
+    rc, out = convert(df, tmp_path, '--ruler-mm', '20')
+    assert rc == 0
+    found = all_images(out)
+    for i, length in enumerate(lengths):
+        img = found[f'P{i:03d}'][1]
+        if np.isnan(length):
+            assert img['pixel_spacing'] is None and 'ruler_mm' not in img
+        else:
+            expected = 20 / length * 600 / 32          # mm per stored (32-px) pixel
+            assert img['pixel_spacing'] == pytest.approx([expected, expected])
+            assert img['ruler_mm'] == 20
+    assert 'for 5 of 6 images' in capsys.readouterr().out
+
+
+def test_without_ruler_mm_no_spacing_but_a_hint(tmp_path, capsys):
+    df, _ = with_ruler_and_names(make_frame())
+    rc, out = convert(df, tmp_path)
+    assert rc == 0
+    assert all(v[1]['pixel_spacing'] is None for v in all_images(out).values())
+    assert '--ruler-mm' in capsys.readouterr().out
+
+
+def test_ruler_mm_without_ruler_columns_is_refused(tmp_path, capsys):
+    rc, out = convert(make_frame(), tmp_path, '--ruler-mm', '10')
+    assert rc == 2 and not out.exists()
+    assert 'ruler_point_up_x' in capsys.readouterr().err
+
+
+def test_patient_name_never_reaches_any_output(tmp_path, capsys):
+    df, _ = with_ruler_and_names(make_frame(sets=['train'] * 4 + ['test'] * 2))
+    rc, out = convert(df, tmp_path, '--ruler-mm', '10')
+    assert rc == 0
+    printed = capsys.readouterr()
+    assert 'Secretname' not in printed.out + printed.err
+    for folder, _, files in os.walk(out):
+        for name in files:
+            assert 'Secretname' not in name
+            assert b'Secretname' not in (open(osp.join(folder, name), 'rb').read())
+    # and an error about a row names the patient_id, not the name
+    df.loc[2, 'Gonion _x'] = 1e6
+    rc, _ = convert(df, tmp_path, '--ruler-mm', '10')
+    err = capsys.readouterr().err
+    assert rc == 2 and "patient_id 'P002'" in err and 'Secretname' not in err
+
+
+def test_rerun_replaces_images(tmp_path):
+    rc, out = convert(make_frame(n=6, depth=False), tmp_path)
+    assert rc == 0 and len(os.listdir(out / 'images')) == 6
+    rc, out = convert(make_frame(n=4, depth=False), tmp_path)
+    assert rc == 0 and len(os.listdir(out / 'images')) == 4
+    assert not [n for n in os.listdir(out) if n.startswith('.')]

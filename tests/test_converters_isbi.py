@@ -341,3 +341,51 @@ def test_real_mean_drops_disputed_classes_somewhere(real_both):
     doc = load_split(real_both['mean'], 'test1')
     sizes = [len(i['isbi_classes']) for i in doc['images']]
     assert min(sizes) < 8 and max(sizes) == 8
+
+
+def test_rerun_without_test2_leaves_no_stale_test2(tmp_path):
+    layout = {'TrainingData': ['001.bmp'], 'Test1Data': ['002.png'], 'Test2Data': ['003.jpg']}
+    make_isbi(tmp_path / 'isbi', layout=layout)
+    out = tmp_path / 'out'
+    assert main(['isbi2015', '--root', str(tmp_path / 'isbi'), '--out', str(out)]) == 0
+    assert sorted(os.listdir(out / 'annotations')) == ['test1.json', 'test2.json', 'train.json']
+    import shutil
+    shutil.rmtree(tmp_path / 'isbi' / 'RawImage' / 'Test2Data')
+    assert main(['isbi2015', '--root', str(tmp_path / 'isbi'), '--out', str(out),
+                 '--annotator', 'junior']) == 0
+    assert sorted(os.listdir(out / 'annotations')) == ['test1.json', 'train.json']
+    assert load_split(out, 'train')['info']['reference'] == 'junior'
+
+
+def test_dataset_carries_reference_and_metric_logs_it(tmp_path):
+    """The reference goes from the JSON into the dataset's metainfo and the metric's log."""
+    import logging
+    from mmengine.logging import MMLogger
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import DATASETS, METRICS
+    import mmceph  # noqa: F401
+    make_isbi(tmp_path / 'isbi')
+    out = tmp_path / 'out'
+    assert main(['isbi2015', '--root', str(tmp_path / 'isbi'), '--out', str(out),
+                 '--annotator', 'mean']) == 0
+    init_default_scope('mmpose')
+    ds = DATASETS.build(dict(type='ISBI2015Dataset', data_root=str(out),
+                             ann_file='annotations/train.json',
+                             data_prefix=dict(img=str(tmp_path / 'isbi') + '/'),
+                             test_mode=True, pipeline=[]))
+    assert ds.metainfo['reference'] == 'mean'
+    metric = METRICS.build(dict(type='CephalometricMetric'))
+    metric.dataset_meta = ds.metainfo
+    gt = np.array(load_split(out, 'train')['annotations'][0]['keypoints']).reshape(19, 3)
+    metric.results = [dict(img_id=1, img_path='x', pred=gt[:, :2] + 1, scores=np.ones(19),
+                           gt=gt[:, :2], visible=np.ones(19), spacing=[0.1, 0.1])]
+    logger = MMLogger.get_instance('mmceph-test-reference')
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger.addHandler(handler)
+    try:
+        metric.compute_metrics(metric.results)
+    finally:
+        logger.removeHandler(handler)
+    assert any('reference annotation: mean' in r.getMessage() for r in records)

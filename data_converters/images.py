@@ -98,29 +98,26 @@ def describe_rows(group):
 
 
 def check_repeated_rows(splits, dedupe):
-    """An image listed twice in one split would weigh double in training and scoring.
-    Report each (one line naming the file and its rows); refuse unless --dedupe, which
-    keeps the first row."""
+    """An image listed twice in one split weighs double in training and scoring. Report
+    each (one line on stderr naming the file and its rows); --dedupe keeps the first row.
+    Not an error: two rows of one image are a fact of some releases, and which row is
+    right is the user's call."""
     found = repeated_rows(splits)
+    for split, group in found:
+        print(f'warning: {describe_rows(group)}: image {group[0].file_name} listed '
+              f'{len(group)} times in the {split} split', file=sys.stderr)
     if not found:
         return splits
-    for split, group in found:
-        print(f'{"warning" if dedupe else "error"}: {describe_rows(group)}: image '
-              f'{group[0].file_name} listed {len(group)} times in the {split} split',
-              file=sys.stderr)
     if not dedupe:
-        split, group = found[0]
-        raise ConversionError(group[0].origin or split,
-                              f'{len(found)} image(s) listed more than once within a split '
-                              f'(first: {group[0].file_name}, {describe_rows(group)}); '
-                              'use --dedupe to keep the first row')
+        print('  (use --dedupe to keep only the first row)', file=sys.stderr)
+        return splits
     drop = {id(r) for _, group in found for r in group[1:]}
     print(f'--dedupe: keeping the first row of {len(found)} repeated images', file=sys.stderr)
     return {s: [r for r in recs if id(r) not in drop] for s, recs in splits.items()}
 
 
 def warn_duplicates(splits, image_root, dedupe):
-    """Refuse (or with --dedupe thin out) images listed twice within a split; warn about
+    """Report (and with --dedupe thin out) images listed twice within a split; warn about
     byte-identical images in several splits and drop later copies if asked."""
     splits = check_repeated_rows(splits, dedupe)
     groups = duplicate_groups(splits, image_root)
@@ -141,5 +138,5 @@ def add_dedupe_arg(parser):
                         help='byte-identical images found in several splits are always reported '
                              '(on stderr); with --dedupe only the first copy is kept, in split '
                              'order (train first, then val, then test). An image listed twice '
-                             'within one split is an error naming the file and rows; with '
-                             '--dedupe its first row is kept')
+                             'within one split is reported (one line naming the file and rows); '
+                             'with --dedupe only its first row is kept')

@@ -171,11 +171,13 @@ def worker_main():
                     args.func(args)
                     result = None
                 elif job == 'read_image':
-                    image, spacing, source = image_io.read_image(request['path'])
+                    loaded = image_io.read_image(request['path'])
+                    image, spacing = image_io.to_uint8_bgr(loaded.pixels), loaded.spacing
                     result = dict(shape=list(image.shape), dtype=str(image.dtype),
                                   contiguous=bool(image.flags['C_CONTIGUOUS']),
                                   spacing=None if spacing is None else [float(v) for v in spacing],
-                                  source=source)
+                                  source=loaded.spacing_source,
+                                  spacing_error=loaded.spacing_error)
                 elif job == 'image_size':
                     result = list(image_size(request['path']))
                 else:
@@ -1063,8 +1065,9 @@ def image_templates():
     for name, spacing in (('zero', ('0', '0.1')), ('negative', ('-0.1', '0.1')),
                           ('nan', ('nan', '0.1')), ('one', ('0.1',)), ('three', ('0.1',) * 3),
                           ('text', ('abc', 'def')), ('inf', ('inf', 'inf'))):
-        out[f'spacing-{name}.dcm'] = (dicom_bytes(grey16, spacing), None)
-    out['multiframe.dcm'] = (dicom_bytes(np.stack([grey16] * 3), frames=3), None)
+        # readable; the invalid spacing is reported (a --pixel-spacing can rescue the file)
+        out[f'spacing-{name}.dcm'] = (dicom_bytes(grey16, spacing), (12, 16, None))
+    out['multiframe.dcm'] = (dicom_bytes(np.stack([grey16] * 3), frames=3), (12, 16, [0.1, 0.1]))
     out['constant.dcm'] = (dicom_bytes(np.zeros((12, 16), np.uint16)), (12, 16, [0.1, 0.1]))
     return out
 

@@ -10,38 +10,20 @@ import sys
 import pytest
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(REPO, 'configs/synthetic/td-hm_hrnetv2-w18-small_1xb8-30e_synthetic-160x192.py')
 BIN = osp.dirname(sys.executable)
 
 
-def run(cmd, cwd):
-    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ['PATH'])
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, f'{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}'
-    return proc.stdout + proc.stderr
-
-
-def data_options(root):
-    return [f'{loader}.dataset.data_root={root}/'
-            for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+from conftest import CONFIG, data_options, run
 
 
 @pytest.fixture(scope='module')
-def trained(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp('e2e')
-    data, work = tmp / 'data', tmp / 'work'
-    run([sys.executable, '-m', 'data_converters', 'synthetic', '--out', str(data),
-         '--num-images', '12', '--width', '192', '--height', '240'], REPO)
-    # Run from an unrelated directory: mim must find mmceph's train.py in the installed package.
-    out = run(['mim', 'train', 'mmceph', CONFIG, '--work-dir', str(work), '--cfg-options',
-               'train_cfg.max_epochs=4', 'train_cfg.val_interval=2',
-               'train_dataloader.batch_size=4', *data_options(data)], tmp)
-    return data, work, out
+def trained(demo_model):
+    return demo_model
 
 
 def test_training_writes_checkpoints_and_best_alias(trained):
     data, work, out = trained
-    assert (work / 'epoch_4.pth').is_file()
+    assert (work / 'epoch_30.pth').is_file()
     assert (work / 'best_MRE.pth').is_file()
     best = [f for f in os.listdir(work) if f.startswith('best_MRE_epoch_')]
     assert len(best) == 1 and osp.samefile(work / best[0], work / 'best_MRE.pth')
@@ -63,9 +45,10 @@ def test_infer_writes_json_and_overlay(trained, tmp_path):
     image = json.load(open(data / 'annotations/test.json'))['images'][0]
     run([sys.executable, osp.join(REPO, 'tools/infer.py'), str(data / image['file_name']), CONFIG,
          str(work / 'best_MRE.pth'), '--out-dir', str(tmp_path / 'out')], REPO)
-    stem = osp.splitext(osp.basename(image['file_name']))[0]
-    result = json.load(open(tmp_path / 'out' / f'{stem}.json'))
-    assert (tmp_path / 'out' / f'{stem}.png').stat().st_size > 1000
+    name = osp.basename(image['file_name'])
+    result = json.load(open(tmp_path / 'out' / f'{name}.landmarks.json'))
+    assert (tmp_path / 'out' / f'{name}.overlay.png').stat().st_size > 1000
+    assert result['status'] == 'ok', result['status_reasons']
     assert len(result['landmarks']) == 19 and result['landmarks'][0]['name'] == 'sella'
     assert result['pixel_spacing_mm'] == [0.1, 0.1]            # the training set's spacing
     assert result['pixel_spacing_source'] == 'dataset default'
@@ -111,13 +94,14 @@ def test_infer_folder_of_formats_with_a_corrupt_file(trained, tmp_path):
     proc = subprocess.run([sys.executable, osp.join(REPO, 'tools/infer.py'), str(folder), CONFIG,
                            str(work / 'best_MRE.pth'), '--out-dir', str(tmp_path / 'out')],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.returncode == 1, proc.stderr[-2000:]       # 1: some image was skipped
     assert 'e_corrupt.png' in proc.stderr and 'not a readable image' in proc.stderr
     out = tmp_path / 'out'
-    for stem in ('a_colour', 'b_16bit', 'c_grey', 'd_scan'):
-        assert (out / f'{stem}.json').is_file() and (out / f'{stem}.png').is_file()
-    assert not (out / 'e_corrupt.json').exists()
-    dcm = json.load(open(out / 'd_scan.json'))
+    for name in ('a_colour.jpg', 'b_16bit.tif', 'c_grey.bmp', 'd_scan.dcm'):
+        assert (out / f'{name}.landmarks.json').is_file() and (out / f'{name}.overlay.png').is_file()
+    assert not list(out.glob('e_corrupt*'))
+    dcm = json.load(open(out / 'd_scan.dcm.landmarks.json'))
+    assert dcm['status'] == 'ok', dcm['status_reasons']
     assert dcm['pixel_spacing_source'] == 'DICOM PixelSpacing'
     assert dcm['pixel_spacing_mm'] == [0.15, 0.2]                # (x = column, y = row)
     kpts = np.array([[lm['x_px'], lm['y_px']] for lm in dcm['landmarks']])
@@ -130,12 +114,12 @@ def test_infer_folder_of_formats_with_a_corrupt_file(trained, tmp_path):
     for name, m in dcm['measurements'].items():
         assert m['value'] == pytest.approx(expected[name]['value'], abs=0.05)
         assert m['class'] == expected[name]['class']
-    a = json.load(open(out / 'a_colour.json'))
-    c = json.load(open(out / 'c_grey.json'))
+    a = json.load(open(out / 'a_colour.jpg.landmarks.json'))
+    c = json.load(open(out / 'c_grey.bmp.landmarks.json'))
     assert a['landmarks'][0]['x_px'] == pytest.approx(c['landmarks'][0]['x_px'], abs=1.0)
-    rows = (out / 'landmarks.csv').read_text().splitlines()
+    rows = (out / 'mmceph_landmarks.csv').read_text().splitlines()
     assert len(rows) == 1 + 4 * 19
-    assert (out / 'measurements.csv').read_text().count('\n') == 1 + 4 * 8
+    assert (out / 'mmceph_measurements.csv').read_text().count('\n') == 1 + 4 * 8
 
 
 def test_mmpose_inferencer_uses_the_roi_prior(trained):
@@ -161,4 +145,4 @@ def test_infer_refuses_a_bad_pixel_spacing(value, tmp_path):
     proc = subprocess.run([sys.executable, osp.join(REPO, 'tools/infer.py'), 'x.png', CONFIG,
                            'ckpt.pth', '--out-dir', str(tmp_path), '--pixel-spacing', value],
                           capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and '--pixel-spacing must be positive' in proc.stderr
+    assert proc.returncode == 2 and '--pixel-spacing must be one or two numbers' in proc.stderr

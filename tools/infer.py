@@ -1,13 +1,33 @@
 """Predict cephalometric landmarks on an image or a folder of images.
 
-Writes, per image, DIR/<name>.json (landmarks in pixels and millimetres with a
-confidence each, the spacing used and where it came from; for 19-landmark ISBI models the
-8 clinical measurements with their class and its meaning) and DIR/<name>.png (overlay:
-landmarks, names, the lines behind the measurements; orange = confidence < 0.3); for a
-folder, also DIR/landmarks.csv and DIR/measurements.csv. Inputs: BMP/PNG/JPEG/TIFF, 8 or
-16 bit, grey or colour, and DICOM. Spacing: --pixel-spacing, else the file's own
-(DICOM PixelSpacing / ImagerPixelSpacing), else the training set's single spacing, else
-pixels only. A file that cannot be read is reported and skipped; the rest goes on.
+For each input image NAME.EXT it writes, into --out-dir (keeping the sub-folders of the
+input folder with --recursive):
+  NAME.EXT.landmarks.json  landmarks in pixels and mm with a confidence (0..1) and flags
+                           each; the image's quality status; for 19-landmark ISBI models
+                           the 8 clinical measurements (only for images that pass the
+                           quality gate); the spacing and where it came from; the
+                           coordinate frame (EXIF orientation) and the frame used.
+  NAME.EXT.overlay.png     the image with the landmarks (orange: flagged) (not with
+                           --no-overlay)
+and for a folder mmceph_landmarks.csv / mmceph_measurements.csv (only images that
+passed: status ok or review). The full input name is kept (x.png and x.jpg do not
+collide), no input file is ever written to, and files named *.landmarks.json or
+*.overlay.png are never taken as inputs, so --out-dir may be the input folder itself.
+
+Quality status per image: "ok"; "review" (some landmarks flagged as low-confidence or
+outside the image: the measurements that use them are withheld); "rejected" (blank,
+too small, or the model does not recognise a lateral cephalogram it can judge: no
+measurement is given). See README "Inference you can trust".
+
+Spacing: --pixel-spacing, else the file's own (DICOM PixelSpacing / ImagerPixelSpacing;
+a file whose own spacing is invalid needs --pixel-spacing), else the training set's
+single spacing, else pixels only. Inputs: BMP/PNG/JPEG/TIFF (8/16-bit, grey or colour,
+EXIF orientation applied) and DICOM; multi-frame files use their first frame (the JSON
+says so). A truncated or corrupt file is refused, reported and skipped.
+
+Exit status: 0 every image predicted with status ok; 3 every image predicted, some with
+status review or rejected; 1 some images could not be read (the others are written);
+2 nothing done (bad arguments, config or checkpoint, no supported image).
 
 Example:
     python tools/infer.py data/synthetic/images/0050.png CONFIG work_dirs/demo/best_MRE.pth --out-dir demo_out
@@ -18,93 +38,180 @@ import io
 import json
 import os
 import os.path as osp
+import shutil
 import sys
+import tempfile
 
-import cv2
-from tqdm import tqdm
-
-IMAGE_EXTS = ('.bmp', '.png', '.jpg', '.jpeg', '.tif', '.tiff', '.dcm', '.dicom')
+OUTPUT_SUFFIXES = ('.landmarks.json', '.overlay.png')
+CSV_NAMES = ('mmceph_landmarks.csv', 'mmceph_measurements.csv')
+EXIT_OK, EXIT_SKIPPED, EXIT_USAGE, EXIT_GATED = 0, 1, 2, 3
 
 
 def parse_args(argv=None):
+    from mmceph.apis.image_io import DEFAULT_MAX_PIXELS
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('input', help='an image file or a folder of images')
     p.add_argument('config', help='model config')
     p.add_argument('checkpoint', help='model checkpoint (e.g. best_MRE.pth)')
-    p.add_argument('--out-dir', required=True, help='where JSON, PNG and CSV files go')
+    p.add_argument('--out-dir', required=True, help='where JSON, PNG and CSV files go '
+                   '(created if needed; may be the input folder)')
     p.add_argument('--pixel-spacing', type=float, nargs='+', metavar='MM',
-                   help='mm per pixel: one value (square pixels) or two (x y); '
-                        'overrides the spacing stored in the file')
-    p.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0 (default: %(default)s)')
+                   help='mm per pixel: one value (square pixels) or two (x y); overrides '
+                        'the spacing stored in the file')
+    p.add_argument('--recursive', action='store_true', help='also images in sub-folders')
+    p.add_argument('--device', default='cpu', help='cpu, cuda or cuda:N (default: %(default)s)')
+    p.add_argument('--max-pixels', type=int, default=DEFAULT_MAX_PIXELS, metavar='N',
+                   help='refuse images with more pixels than this, checked before decoding '
+                        '(decompression bombs; default: %(default)s)')
     p.add_argument('--no-overlay', action='store_true', help='skip the overlay PNGs')
+    p.add_argument('--debug', action='store_true', help='show tracebacks of errors')
     args = p.parse_args(argv)
-    if args.pixel_spacing and len(args.pixel_spacing) not in (1, 2):
-        p.error('--pixel-spacing takes one or two values')
-    if args.pixel_spacing and not all(0 < v < 100 for v in args.pixel_spacing):
-        p.error('--pixel-spacing must be positive finite millimetres per pixel (below 100)')
-    if args.pixel_spacing and len(args.pixel_spacing) == 1:
-        args.pixel_spacing *= 2
+    from mmceph.apis.image_io import check_spacing
+    if args.pixel_spacing:
+        try:
+            args.pixel_spacing = check_spacing(args.pixel_spacing, '--pixel-spacing')
+        except ValueError as err:
+            p.error(str(err))
+    if args.max_pixels < 1:
+        p.error('--max-pixels must be a positive number of pixels')
     return args
 
 
-def list_inputs(path):
-    if osp.isdir(path):
-        return sorted(osp.join(path, f) for f in os.listdir(path)
-                      if f.lower().endswith(IMAGE_EXTS))
+def check_device(device):
+    import torch
+    from mmceph.utils.cli import UsageError
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise UsageError(f'--device {device!r}: not a device (use cpu, cuda or cuda:N)') from None
+    if dev.type == 'cuda':
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if (dev.index or 0) >= count:
+            raise UsageError(f'--device {device!r}: this machine has {count} usable CUDA '
+                             'device(s)')
+    elif dev.type != 'cpu':
+        raise UsageError(f'--device {device!r}: only cpu and cuda devices are supported')
+
+
+def prepare_out_dir(out_dir):
+    """Create ``out_dir`` (remembering whether we did) and prove it is writable."""
+    from mmceph.utils.cli import UsageError
+    created = not osp.exists(out_dir)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix='.mmceph-probe-', dir=out_dir)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise UsageError(f'--out-dir {out_dir}: cannot write there ({err.strerror})') from None
+    return created
+
+
+def list_inputs(path, recursive, out_dir):
+    """``[(file, name relative to the input)]`` of supported images, sorted."""
+    from mmceph.apis.image_io import READABLE_EXTENSIONS
+    from mmceph.utils.cli import UsageError
     if osp.isfile(path):
-        return [path]
-    raise SystemExit(f'error: input not found: {path}')
-
-
-def write_atomic(path, data):
-    """Write bytes or text to a temporary name, then rename: no half-written files."""
-    tmp = path + '.tmp'
-    binary = isinstance(data, bytes)
-    with open(tmp, 'wb' if binary else 'w', newline=None if binary else '') as f:
-        f.write(data)
-    os.replace(tmp, path)
+        return [(path, osp.basename(path))]
+    if not osp.isdir(path):
+        raise UsageError(f'{path}: input not found')
+    out_real = osp.realpath(out_dir)
+    found = []
+    for folder, subdirs, files in os.walk(path):
+        if osp.realpath(folder) != osp.realpath(path) and (
+                not recursive or osp.realpath(folder) == out_real):
+            subdirs[:] = []
+            continue
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith('.')
+                            and osp.realpath(osp.join(folder, d)) != out_real)
+        for f in files:
+            if f.lower().endswith(READABLE_EXTENSIONS) and not f.endswith(OUTPUT_SUFFIXES) \
+                    and not f.startswith('.'):
+                full = osp.join(folder, f)
+                found.append((full, osp.relpath(full, path)))
+    if not found:
+        raise UsageError(f'{path}: no supported image in this folder'
+                         + ('' if recursive else ' (use --recursive for sub-folders)')
+                         + f'; extensions read: {" ".join(READABLE_EXTENSIONS)}')
+    return sorted(found, key=lambda t: t[1])
 
 
 def main(argv=None):
     args = parse_args(argv)
-    files = list_inputs(args.input)
+    from mmceph.apis.checkpoint import check_checkpoint_file
+    from mmceph.utils.cli import UsageError
+    if not osp.isfile(args.config):
+        raise UsageError(f'{args.config}: config not found')
+    check_checkpoint_file(args.checkpoint)
+    check_device(args.device)
+    inputs = list_inputs(args.input, args.recursive, args.out_dir)
+    created = prepare_out_dir(args.out_dir)
+    try:
+        return predict_all(args, inputs)
+    except BaseException:
+        if created and not os.listdir(args.out_dir):    # leave no empty folder behind
+            shutil.rmtree(args.out_dir, ignore_errors=True)
+        raise
+
+
+def predict_all(args, inputs):
+    import cv2
+    from tqdm import tqdm
+
     from mmceph.apis import ImageReadError, LandmarkPredictor
     from mmceph.apis.overlay import draw_overlay
+    from mmceph.utils.atomic import write_atomic
+    from mmceph.utils.cli import UsageError
     predictor = LandmarkPredictor(args.config, args.checkpoint, args.device)
-    os.makedirs(args.out_dir, exist_ok=True)
-    rows, failures = [], []
-    for path in tqdm(files, desc='images', unit='img', disable=len(files) < 2):
+    protected = {osp.realpath(f) for f, _ in inputs}
+    rows, failures, statuses = [], [], []
+    for path, rel in tqdm(inputs, desc='images', unit='img', disable=len(inputs) < 2):
         try:
-            result, image, kpts = predictor.predict(path, args.pixel_spacing)
+            result, image, kpts = predictor.predict(path, args.pixel_spacing, args.max_pixels)
         except ImageReadError as err:
             failures.append(str(err))
-            print(f'skipped: {err}', file=sys.stderr)
+            tqdm.write(f'skipped: {err}', file=sys.stderr)
             continue
-        stem = osp.join(args.out_dir, osp.splitext(osp.basename(path))[0])
-        write_atomic(stem + '.json', json.dumps(result, indent=1))
-        if not args.no_overlay:
+        target = osp.join(args.out_dir, rel)
+        outputs = {target + '.landmarks.json': json.dumps(result, indent=1, allow_nan=False)}
+        if not args.no_overlay and len(kpts):
             scores = [lm['confidence'] for lm in result['landmarks']]
-            overlay = draw_overlay(image, kpts, predictor.names, predictor.measurement_lines, scores)
-            write_atomic(stem + '.png', cv2.imencode('.png', overlay)[1].tobytes())
-        rows.append(result)
+            flagged = [bool(lm['flags']) for lm in result['landmarks']]
+            overlay = draw_overlay(image, kpts, predictor.names, predictor.measurement_lines,
+                                   scores, flagged)
+            outputs[target + '.overlay.png'] = cv2.imencode('.png', overlay)[1].tobytes()
+        for out, data in outputs.items():
+            if osp.realpath(out) in protected:           # never reachable by the naming,
+                raise UsageError(f'{out}: would overwrite an input')   # but never allowed
+            write_atomic(out, data)
+        statuses.append(result['status'])
+        if result['status'] != 'rejected':
+            rows.append(dict(result, image=rel))
     if osp.isdir(args.input) and rows:
-        write_atomic(osp.join(args.out_dir, 'landmarks.csv'), _csv_text(rows))
-        if any('measurements' in r for r in rows):
-            write_atomic(osp.join(args.out_dir, 'measurements.csv'), _measurements_csv(rows))
-    print(f'{len(rows)} image(s) written to {args.out_dir}'
-          + (f'; {len(failures)} skipped' if failures else ''))
-    return 1 if failures and not rows else 0
+        write_atomic(osp.join(args.out_dir, CSV_NAMES[0]), _landmarks_csv(rows))
+        if any(r.get('measurements') for r in rows):
+            write_atomic(osp.join(args.out_dir, CSV_NAMES[1]), _measurements_csv(rows))
+    gated = sum(s != 'ok' for s in statuses)
+    print(f'{len(statuses)} image(s) written to {args.out_dir}: '
+          f'{len(statuses) - gated} ok, {statuses.count("review")} review, '
+          f'{statuses.count("rejected")} rejected'
+          + (f'; {len(failures)} skipped (unreadable)' if failures else ''))
+    if failures:
+        return EXIT_SKIPPED
+    return EXIT_GATED if gated else EXIT_OK
 
 
-def _csv_text(rows):
+def _landmarks_csv(rows):
     f = io.StringIO()
     w = csv.writer(f)
-    w.writerow(['image', 'landmark', 'x_px', 'y_px', 'x_mm', 'y_mm', 'confidence'])
+    w.writerow(['image', 'status', 'landmark', 'x_px', 'y_px', 'x_mm', 'y_mm', 'confidence',
+                'flags'])
     for r in rows:
         for lm in r['landmarks']:
-            w.writerow([r['image'], lm['name'], lm['x_px'], lm['y_px'], lm.get('x_mm', ''),
-                        lm.get('y_mm', ''), lm['confidence']])
+            w.writerow([r['image'], r['status'], lm['name'], lm['x_px'], lm['y_px'],
+                        lm.get('x_mm', ''), lm.get('y_mm', ''), lm['confidence'],
+                        ' '.join(lm['flags'])])
     return f.getvalue()
 
 
@@ -113,11 +220,12 @@ def _measurements_csv(rows):
     w = csv.writer(f)
     w.writerow(['image', 'measurement', 'value', 'unit', 'class', 'meaning'])
     for r in rows:
-        for name, m in r.get('measurements', {}).items():
+        for name, m in (r.get('measurements') or {}).items():
             w.writerow([r['image'], name, m['value'], r['measurement_units'][name], m['class'],
                         m['meaning']])
     return f.getvalue()
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    from mmceph.utils.cli import guarded_main
+    sys.exit(guarded_main(main))

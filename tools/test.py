@@ -8,6 +8,7 @@ Examples:
 import argparse
 import os
 import os.path as osp
+import sys
 
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
@@ -28,14 +29,18 @@ def parse_args(argv=None):
     p.add_argument('--local_rank', '--local-rank', type=int, default=0)
     p.add_argument('--gpus', type=int, help='passed by `mim`; one process per GPU is set up '
                    'by --launcher, so it is not used here')
+    p.add_argument('--debug', action='store_true', help='show tracebacks of ordinary errors '
+                   '(a missing file, a checkpoint that does not fit); by default one line')
     args = p.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
 
 def build_config(args):
-    if not osp.isfile(args.checkpoint):
-        raise SystemExit(f'error: checkpoint not found: {args.checkpoint}')
+    from mmceph.apis.checkpoint import check_checkpoint_file
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'{args.config}: config not found')
+    check_checkpoint_file(args.checkpoint)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -53,8 +58,26 @@ def build_config(args):
 
 
 def main(argv=None):
-    Runner.from_cfg(build_config(parse_args(argv))).test()
+    args = parse_args(argv)
+    runner = Runner.from_cfg(build_config(args))
+    load_strictly(runner, args.checkpoint)
+    runner.test()
+
+
+def load_strictly(runner, checkpoint):
+    """MMEngine loads ``load_from`` non-strictly: a checkpoint of another model would be
+    evaluated with random weights where it does not fit. Load it here, refusing any
+    mismatch, and tell the runner it is loaded."""
+    from mmengine.model import is_model_wrapper
+    from mmpose.apis.inference import dataset_meta_from_config
+
+    from mmceph.apis.checkpoint import load_fitting_checkpoint
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    meta = dataset_meta_from_config(runner.cfg, dataset_mode='test') or {}
+    load_fitting_checkpoint(model, checkpoint, meta.get('num_keypoints'))
+    runner._has_loaded = True
 
 
 if __name__ == '__main__':
-    main()
+    from mmceph.utils.cli import guarded_main
+    sys.exit(guarded_main(main))

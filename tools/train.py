@@ -32,12 +32,16 @@ def parse_args(argv=None):
     p.add_argument('--local_rank', '--local-rank', type=int, default=0)
     p.add_argument('--gpus', type=int, help='passed by `mim`; one process per GPU is set up '
                    'by --launcher, so it is not used here')
+    p.add_argument('--debug', action='store_true', help='show tracebacks of ordinary errors '
+                   '(a missing file, a config typo); by default they are one line')
     args = p.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
 
 def build_config(args):
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'{args.config}: config not found')
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -66,4 +70,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from mmceph.utils.cli import guarded_main
+    sys.exit(guarded_main(main))

@@ -17,7 +17,7 @@ model = dict(
               deconv_out_channels=None, conv_out_channels=(270, ), conv_kernel_sizes=(1, ),
               loss=dict(type='KeypointMSELoss', use_target_weight=True), decoder=dark_codec))
 train_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='LoadCephalogram'),
     dict(type='GetBBoxCenterScale', padding=1.0),
     dict(type='RandomBBoxTransform', shift_factor=0.05, scale_factor=(0.9, 1.1),
          rotate_factor=10.0),

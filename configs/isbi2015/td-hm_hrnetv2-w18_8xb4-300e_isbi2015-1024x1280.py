@@ -15,7 +15,7 @@ codec = dict(type='MSRAHeatmap', unbiased=True, input_size=input_size,
              heatmap_size=(input_size[0] // 4, input_size[1] // 4), sigma=3)
 model = dict(head=dict(decoder=codec))
 train_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='LoadCephalogram'),
     dict(type='GetBBoxCenterScale', padding=1.0),
     dict(type='RandomBBoxTransform', shift_factor=0.05, scale_factor=(0.9, 1.1),
          rotate_factor=10.0),
@@ -23,7 +23,7 @@ train_pipeline = [
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs')]
 val_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='LoadCephalogram'),
     dict(type='ApplyRoiPrior'),
     dict(type='GetBBoxCenterScale', padding=1.0),
     dict(type='TopdownAffine', input_size=input_size),

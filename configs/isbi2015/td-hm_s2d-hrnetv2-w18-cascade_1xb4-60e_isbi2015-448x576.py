@@ -54,7 +54,7 @@ meta_keys = ('id', 'img_id', 'img_path', 'category_id', 'crowd_index', 'ori_shap
              'flip_direction', 'flip_indices', 'raw_ann_info', 'dataset_name', 'full_image')
 input_size = (448, 576)
 train_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='LoadCephalogram'),
     dict(type='KeepFullImage'),
     dict(type='GetBBoxCenterScale', padding=1.0),
     dict(type='RandomBBoxTransform', shift_factor=0.05, scale_factor=(0.9, 1.1),
@@ -63,7 +63,7 @@ train_pipeline = [
     dict(type='GenerateTarget', encoder={{_base_.codec}}),
     dict(type='PackPoseInputs', meta_keys=meta_keys)]
 val_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='LoadCephalogram'),
     dict(type='KeepFullImage'),
     dict(type='ApplyRoiPrior'),
     dict(type='GetBBoxCenterScale', padding=1.0),

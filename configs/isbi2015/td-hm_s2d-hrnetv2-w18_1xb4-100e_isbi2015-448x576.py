@@ -52,7 +52,7 @@ dataset_type = 'ISBI2015Dataset'
 data_mode = 'topdown'
 # No flip: a lateral cephalogram has no left/right landmark pairs to swap.
 train_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='LoadCephalogram'),
     dict(type='GetBBoxCenterScale', padding=1.0),
     dict(type='RandomBBoxTransform', shift_factor=0.05, scale_factor=(0.9, 1.1),
          rotate_factor=10.0),
@@ -60,7 +60,7 @@ train_pipeline = [
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs')]
 val_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='LoadCephalogram'),
     dict(type='ApplyRoiPrior'),   # at inference: the model's ROI prior becomes the bbox
     dict(type='GetBBoxCenterScale', padding=1.0),
     dict(type='TopdownAffine', input_size=input_size),

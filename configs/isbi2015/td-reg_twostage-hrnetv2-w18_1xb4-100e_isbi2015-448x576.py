@@ -53,7 +53,7 @@ model = dict(
 # keypoint_labels and keypoint_weights, which PackPoseInputs packs into
 # gt_instance_labels). The val/test pipeline generates no target and is inherited as is.
 train_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='LoadCephalogram'),
     dict(type='GetBBoxCenterScale', padding=1.0),
     dict(type='RandomBBoxTransform', shift_factor=0.05, scale_factor=(0.9, 1.1),
          rotate_factor=10.0),

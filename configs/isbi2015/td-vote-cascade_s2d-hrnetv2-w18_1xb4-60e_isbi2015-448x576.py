@@ -21,7 +21,7 @@ model = dict(
               conv_out_channels=(270, ), conv_kernel_sizes=(3, ),
               displacement_loss='l1', decoder=vote_codec))
 train_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='LoadCephalogram'),
     dict(type='KeepFullImage'),
     dict(type='GetBBoxCenterScale', padding=1.0),
     dict(type='RandomBBoxTransform', shift_factor=0.05, scale_factor=(0.9, 1.1),

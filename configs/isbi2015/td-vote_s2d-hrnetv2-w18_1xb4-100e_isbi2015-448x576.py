@@ -40,7 +40,7 @@ model = dict(
 # GenerateTarget packs presence + displacements (gt_fields) and keypoint_weights
 # (gt_instance_labels), as PatchVotingLabel's mapping tables say.
 train_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='LoadCephalogram'),
     dict(type='GetBBoxCenterScale', padding=1.0),
     dict(type='RandomBBoxTransform', shift_factor=0.05, scale_factor=(0.9, 1.1),
          rotate_factor=10.0),

@@ -53,7 +53,7 @@ data_mode = 'topdown'
 # No flip: a lateral profile flipped is a profile facing the other way, not a new sample
 # the model will meet (photos are taken facing one direction).
 train_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='LoadCephalogram'),
     dict(type='GetBBoxCenterScale', padding=1.0),
     dict(type='RandomBBoxTransform', shift_factor=0.05, scale_factor=(0.85, 1.15),
          rotate_factor=15.0),
@@ -62,7 +62,7 @@ train_pipeline = [
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs')]
 val_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='LoadCephalogram'),
     dict(type='ApplyRoiPrior'),
     dict(type='GetBBoxCenterScale', padding=1.0),
     dict(type='TopdownAffine', input_size=input_size),

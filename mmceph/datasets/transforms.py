@@ -1,5 +1,6 @@
-"""Pipeline transforms: ``ApplyRoiPrior`` crops new images with the model's ROI prior at
-inference; ``KeepFullImage`` keeps the uncropped image for cascades.
+"""Pipeline transforms: ``LoadCephalogram`` reads any radiograph with the one intensity
+mapping; ``ApplyRoiPrior`` crops new images with the model's ROI prior at inference;
+``KeepFullImage`` keeps the uncropped image for cascades.
 
 MMPose's inference paths (``inference_topdown``, ``MMPoseInferencer``) copy the model's
 ``dataset_meta`` into every sample; ours carries ``roi_prior`` (normalised
@@ -12,6 +13,28 @@ are unaffected.
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmpose.registry import TRANSFORMS
+
+from ..apis.image_io import read_image, to_uint8_bgr
+
+
+@TRANSFORMS.register_module()
+class LoadCephalogram(BaseTransform):
+    """MMPose's ``LoadImage`` for radiographs: 8/16-bit, grey or colour, DICOM, EXIF
+    orientation applied, truncated files refused, and every image mapped to uint8 BGR by
+    :func:`mmceph.apis.image_io.to_uint8_bgr` -- the same mapping in training, in
+    ``tools/infer.py`` and in ``MMPoseInferencer``, so an image stored as 16-bit gives the
+    landmarks its 8-bit copy gives. An ``img`` array already in the results (an array
+    handed to ``inference_topdown`` or ``MMPoseInferencer``) is mapped the same way.
+    """
+
+    def transform(self, results):
+        if results.get('img') is None:
+            results['img'] = to_uint8_bgr(read_image(results['img_path']).pixels)
+        else:
+            results['img'] = to_uint8_bgr(results['img'])
+            results.setdefault('img_path', None)
+        results['img_shape'] = results['ori_shape'] = results['img'].shape[:2]
+        return results
 
 
 @TRANSFORMS.register_module()

@@ -56,6 +56,14 @@ MEASUREMENT_LINES = {
     'MW': ((10, 11),),                             # lower - upper incisal incision
 }
 
+# Landmarks (0-based) each measurement is computed from: a measurement is only as
+# trustworthy as the least trustworthy of these (inference withholds it otherwise).
+MEASUREMENT_LANDMARKS = {
+    'SNA': (0, 1, 4), 'SNB': (0, 1, 5), 'ANB': (0, 1, 4, 5),
+    'ODI': (7, 9, 5, 4, 3, 2, 16, 17), 'APDI': (2, 3, 1, 6, 4, 5, 16, 17),
+    'FHI': (0, 9, 1, 7), 'FMA': (0, 1, 9, 8), 'MW': (10, 11),
+}
+
 # Meaning of each class, following the challenge definitions (Wang et al., MedIA 2016).
 MEANINGS = {
     'ANB': {1: 'skeletal Class I (normal)', 2: 'skeletal Class II',

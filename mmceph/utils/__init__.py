@@ -1,0 +1,1 @@
+"""Small helpers with no MMPose dependency: atomic file writes, command-line guards."""

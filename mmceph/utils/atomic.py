@@ -1,0 +1,35 @@
+"""All-or-nothing file writes: a temporary file in the target's folder, fsync, rename.
+
+A run killed mid-write (SIGKILL, power loss, a full disk) leaves the previous complete
+file or the new complete one, never a truncated one; the temporary file is removed on
+any error. The one helper for the converters' JSON, infer.py's outputs and the
+``atomic_local`` checkpoint backend.
+"""
+import os
+import os.path as osp
+import tempfile
+from typing import Union
+
+
+def write_atomic(path: Union[str, os.PathLike], data: Union[bytes, str],
+                 encoding: str = 'utf-8') -> None:
+    """Write ``data`` (bytes, or text encoded with ``encoding``) to ``path`` atomically."""
+    path = os.fspath(path)
+    if isinstance(data, str):
+        data = data.encode(encoding)
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path), suffix='.part', dir=folder)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)      # mkstemp makes 0600; outputs are ordinary files
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.unlink(tmp)
+        raise

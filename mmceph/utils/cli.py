@@ -1,0 +1,54 @@
+"""One-line errors for ordinary mistakes in every tool (tools/*.py).
+
+A missing file, a config with a typo, an annotation file that does not validate, a
+checkpoint that does not fit: the user gets ``error: <what and where>`` and exit status
+2, not a traceback from deep inside MMEngine. ``--debug`` shows the traceback. Anything
+not listed here is a bug and keeps its traceback.
+"""
+import re
+import sys
+from typing import Callable, Optional, Sequence
+
+USAGE_ERROR = 2
+
+
+class UsageError(ValueError):
+    """A mistake in what the user asked for (arguments, paths); the message says what."""
+
+
+def _ordinary():
+    from ..apis.checkpoint import CheckpointError
+    from ..apis.image_io import ImageReadError
+    from ..datasets.coco_validation import CocoFormatError
+    return (UsageError, CheckpointError, ImageReadError, CocoFormatError, FileNotFoundError,
+            NotADirectoryError, IsADirectoryError, PermissionError, SyntaxError)
+
+
+def _message(err: BaseException) -> str:
+    text = str(err)
+    if isinstance(err, SyntaxError) and err.filename:
+        text = f'{err.filename}:{err.lineno}: invalid Python in the config: {err.msg}'
+    elif isinstance(err, OSError) and err.filename and err.strerror:
+        text = f'{err.filename}: {err.strerror}'
+    # MMEngine's registry prefixes "class `X` in path/to/module.py: " to build errors
+    text = re.sub(r"^(class `[^`]+` in [^:]+: )+", '', text.strip())
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def is_registry_miss(err: BaseException) -> bool:
+    """MMEngine's "X is not in the mmpose::model registry": a typo in a config."""
+    return isinstance(err, KeyError) and 'registry' in str(err)
+
+
+def guarded_main(main: Callable[[Optional[Sequence[str]]], Optional[int]],
+                 argv: Optional[Sequence[str]] = None) -> int:
+    """Run ``main(argv)``; an ordinary mistake prints one line and returns 2."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return main(argv) or 0
+    except Exception as err:  # noqa: B902 - filtered just below
+        if '--debug' in args or not (isinstance(err, _ordinary()) or is_registry_miss(err)):
+            raise
+        print(f'error: {_message(err).strip(chr(34) + chr(39))} '
+              '(run with --debug for the traceback)', file=sys.stderr)
+        return USAGE_ERROR

@@ -151,7 +151,7 @@ def collect(root, annotator, machines):
     if not folders:
         raise ConversionError(root, 'no split folder found (expected any of '
                               + ', '.join(SPLIT_FOLDERS.values()) + ')')
-    symbols = load('aariz')['SYMBOLS']
+    symbols = load('aariz').SYMBOLS
     needed = ['senior', 'junior'] if annotator == 'mean' else [annotator]
     todo, cvm_dirs, ann_dirs = [], {}, {}
     for split, folder in folders.items():

@@ -213,7 +213,7 @@ def convert(stack, labels, labels_path, image_dir, split_of, names):
 
 
 def run(args):
-    label_names = load('cldetection2023')['LABEL_NAMES']
+    label_names = load('cldetection2023').LABEL_NAMES
     labels = read_labels(args.labels, label_names)
     stack = Stack(args.stack)
     beyond = [z for z in labels if z > stack.count]

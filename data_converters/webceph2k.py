@@ -190,7 +190,7 @@ def collect(csv_dir, image_root, outside='error'):
     csvs = find_csvs(csv_dir, verbose=True)
     if not osp.isdir(image_root):
         raise ConversionError(image_root, 'image root folder not found')
-    csv_names = load('webceph2k')['CSV_NAMES']
+    csv_names = load('webceph2k').CSV_NAMES
     splits, offenders = {}, []
     for split, path in csvs.items():
         splits[split] = []

@@ -1,12 +1,11 @@
 """mmceph: cephalometric landmark detection for MMPose 1.x.
 
-Importing this package registers its datasets, metrics, hooks, codecs and models into
-MMPose's registries (configs use ``default_scope='mmpose'`` and
-``custom_imports=dict(imports=['mmceph'])``), and allow-lists the few safe globals that
-MMEngine checkpoints need under torch's ``weights_only`` loading.
+``import mmceph`` is light: it imports neither torch nor MMPose, so the converters, the
+metainfo and the clinical measurements can be used on their own. Registration into
+MMPose's registries happens where MMPose does it, from the config: every mmceph config
+inherits ``custom_imports=dict(imports=['mmceph.registration'])`` from
+``configs/_base_/default_runtime.py`` (see :mod:`mmceph.registration`).
 """
 from .version import __version__
-from .engine import safe_checkpoint  # noqa: F401  (allow-list before any checkpoint loads)
-from . import codecs, datasets, engine, evaluation, models  # noqa: F401,E402  (registration)
 
 __all__ = ['__version__']

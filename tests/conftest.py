@@ -13,6 +13,13 @@ ISBI_ROOT = os.environ.get('MMCEPH_ISBI_ROOT',
                            osp.join(REPO, '..', 'shared', 'data', 'isbi2015'))
 
 
+@pytest.fixture(scope='session', autouse=True)
+def mmceph_registered():
+    """What a config's ``custom_imports`` does, for tests that build modules without a
+    config (``import mmceph`` alone registers nothing: it is light)."""
+    import mmceph.registration  # noqa: F401
+
+
 @pytest.fixture(scope='session')
 def isbi_root():
     if not osp.isdir(osp.join(ISBI_ROOT, 'AnnotationsByMD')):

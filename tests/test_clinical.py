@@ -6,7 +6,7 @@ import os.path as osp
 import numpy as np
 import pytest
 
-from mmceph.evaluation import clinical as C
+from mmceph import clinical as C
 
 
 def face():

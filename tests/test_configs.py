@@ -11,7 +11,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpose.registry import DATASETS, MODELS
 
-import mmceph  # noqa: F401
+import mmceph.registration  # noqa: F401
 from data_converters.coco import ImageRecord, to_coco, write_json_atomic
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))

@@ -363,7 +363,7 @@ def test_dataset_carries_reference_and_metric_logs_it(tmp_path):
     from mmengine.logging import MMLogger
     from mmengine.registry import init_default_scope
     from mmpose.registry import DATASETS, METRICS
-    import mmceph  # noqa: F401
+    import mmceph.registration  # noqa: F401
     make_isbi(tmp_path / 'isbi')
     out = tmp_path / 'out'
     assert main(['isbi2015', '--root', str(tmp_path / 'isbi'), '--out', str(out),

@@ -79,7 +79,7 @@ def test_infer_folder_of_formats_with_a_corrupt_file(trained, tmp_path):
     import cv2
     import numpy as np
 
-    from mmceph.evaluation.clinical import analyse
+    from mmceph.clinical import analyse
     data, work, _ = trained
     image = json.load(open(data / 'annotations/test.json'))['images'][0]
     grey = cv2.imread(str(data / image['file_name']), cv2.IMREAD_GRAYSCALE)

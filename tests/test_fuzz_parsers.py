@@ -364,7 +364,7 @@ def test_cli_numeric_options(isbi_root, photo_pickle_file, option, value):
 def dataset_cls():
     from mmengine.registry import init_default_scope
 
-    import mmceph  # noqa: F401
+    import mmceph.registration  # noqa: F401
     from mmceph.datasets import ISBI2015Dataset
     init_default_scope('mmpose')
     return ISBI2015Dataset

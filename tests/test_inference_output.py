@@ -4,7 +4,7 @@ import pytest
 
 from data_converters.synthetic import MEAN_SHAPE
 from mmceph.apis.inference import describe_landmarks
-from mmceph.evaluation.clinical import analyse
+from mmceph.clinical import analyse
 from mmceph.metainfo.isbi2015 import KEYPOINTS
 
 

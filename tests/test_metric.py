@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-import mmceph  # noqa: F401
+import mmceph.registration  # noqa: F401
 from mmceph.evaluation import CephalometricMetric
 
 META = dict(keypoint_id2name={0: 'a', 1: 'b', 2: 'c'}, num_keypoints=3)
@@ -77,7 +77,7 @@ def test_dump_has_per_image_errors(tmp_path):
 def test_clinical_scores_measurements_against_ground_truth(isbi_root):
     import os.path as osp
 
-    from mmceph.evaluation.clinical import MEASUREMENTS
+    from mmceph.clinical import MEASUREMENTS
     from mmceph.metainfo.isbi2015 import KEYPOINTS
 
     def points(i):
@@ -95,7 +95,7 @@ def test_clinical_scores_measurements_against_ground_truth(isbi_root):
     assert m['MRE'] > 0
     for name in MEASUREMENTS:
         assert 0 <= m[f'{name}_success'] <= 1 and m[f'{name}_abs_err'] >= 0
-    from mmceph.evaluation.clinical import compare_measurements
+    from mmceph.clinical import compare_measurements
     expected = compare_measurements(np.array(preds), np.array(gts), 0.1)
     assert m['ANB_abs_err'] == pytest.approx(expected['ANB']['mae'])
     assert m['SNA_success'] == pytest.approx(expected['SNA']['success_rate'])

@@ -8,7 +8,7 @@ import torch
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import CheckpointLoader
 
-import mmceph  # noqa: F401  (installs the allow-list)
+import mmceph.registration  # noqa: F401  (installs the allow-list)
 
 
 class RunsCode:

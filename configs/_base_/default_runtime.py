@@ -1,7 +1,8 @@
-# Runtime shared by every mmceph config: MMPose scope, mmceph registration, checkpoint
+# Runtime shared by every mmceph config: MMPose scope, mmceph registration (importing
+# mmceph.registration registers every mmceph class and the checkpoint allow-list), checkpoint
 # selection by the lowest MRE with a stable best_MRE.pth alias, atomic checkpoint writes.
 default_scope = 'mmpose'
-custom_imports = dict(imports=['mmceph'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmceph.registration'], allow_failed_imports=False)
 
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),

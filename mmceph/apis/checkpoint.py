@@ -15,6 +15,8 @@ import zipfile
 import torch
 from mmengine.runner.checkpoint import _load_checkpoint
 
+from ..engine import safe_checkpoint  # noqa: F401  (the allow-list, before any checkpoint loads)
+
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used with the model at hand; the message names it."""

@@ -15,14 +15,11 @@ import numpy as np
 from mmengine.config import Config
 from mmpose.apis import inference_topdown, init_model
 
-from ..evaluation.clinical import MEASUREMENT_LANDMARKS, MEASUREMENT_LINES, analyse
+from ..clinical import MEASUREMENT_LANDMARKS, MEASUREMENT_LINES, UNITS, analyse
 from ..metainfo.isbi2015 import KEYPOINTS as ISBI_KEYPOINTS
 from .checkpoint import load_fitting_checkpoint
 from .image_io import DEFAULT_MAX_PIXELS, ImageReadError, read_image, to_uint8_bgr
 from .quality import ORIENTATIONS, assess, check_image
-
-UNITS = dict(SNA='deg', SNB='deg', ANB='deg', ODI='deg', APDI='deg', FHI='ratio', FMA='deg',
-             MW='mm')
 
 
 class LandmarkPredictor:

@@ -1,6 +1,5 @@
-from .clinical import (MEASUREMENT_LINES, MEASUREMENTS, analyse, classify, confusion_matrix,
-                       measure, success_rate)
+"""Evaluation: ``CephalometricMetric`` (MRE, SDR, and the clinical measurements of
+:mod:`mmceph.clinical` against the ground truth)."""
 from .metrics import CephalometricMetric
 
-__all__ = ['CephalometricMetric', 'MEASUREMENTS', 'MEASUREMENT_LINES', 'measure', 'classify',
-           'analyse', 'success_rate', 'confusion_matrix']
+__all__ = ['CephalometricMetric']

@@ -5,7 +5,8 @@ empty); sigmas only matter to OKS-based metrics, which mmceph does not use for s
 """
 
 
-def dataset_info(name, keypoints, skeleton, paper_info=None, sigma=0.025):
+def build_dataset_info(name: str, keypoints: list, skeleton: list, paper_info: dict = None,
+                       sigma: float = 0.025) -> dict:
     palette = [[255, 64, 64], [64, 160, 255], [64, 220, 96], [255, 200, 0]]
     return dict(
         dataset_name=name,

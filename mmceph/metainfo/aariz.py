@@ -5,10 +5,7 @@ The order is the release repository's (``ANATOMICAL_LANDMARKS`` in its config.py
 annotation JSONs name landmarks by these symbols, so the converter matches them by
 symbol, never by position.
 """
-import os.path as osp
-import runpy
-
-_b = runpy.run_path(osp.join(osp.dirname(__file__), '_build.py'))
+from ._build import build_dataset_info
 
 # The symbols of the annotation JSONs, in the repository's order.
 SYMBOLS = [
@@ -31,7 +28,7 @@ SKELETON = [
     ('soft_tissue_nasion', 'pronasale'), ('pronasale', 'subnasale'),
     ('subnasale', 'labrale_superius'), ('labrale_superius', 'labrale_inferius'),
     ('labrale_inferius', 'soft_tissue_pogonion')]
-dataset_info = _b['dataset_info'](
+dataset_info = build_dataset_info(
     'aariz', KEYPOINTS, SKELETON,
     paper_info=dict(
         title='Aariz: A Benchmark Dataset for Automatic Cephalometric Landmark Detection '

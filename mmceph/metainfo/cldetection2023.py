@@ -3,16 +3,10 @@
 The order is the challenge's (label names "1".."38" in train-gt.json); the first 19 are the
 ISBI 2015 landmarks in ISBI's order, so ISBI-trained knowledge and measurements carry over.
 """
-import os.path as osp
-import runpy
+from . import isbi2015
+from ._build import build_dataset_info
 
-_b = runpy.run_path(osp.join(osp.dirname(__file__), '_build.py'))
-
-KEYPOINTS = [
-    'sella', 'nasion', 'orbitale', 'porion', 'subspinale', 'supramentale', 'pogonion',
-    'menton', 'gnathion', 'gonion', 'lower_incisal_incision', 'upper_incisal_incision',
-    'upper_lip', 'lower_lip', 'subnasale', 'soft_tissue_pogonion',
-    'posterior_nasal_spine', 'anterior_nasal_spine', 'articulare',
+KEYPOINTS = isbi2015.KEYPOINTS + [
     'symphysis_centre', 'upper_incisor_apex', 'lower_incisor_apex', 'columella',
     'pterygomaxillary_fissure', 'condylion', 'pronasale', 'basion', 'pt_point', 'bolton',
     'upper_lip_vermilion', 'lower_lip_vermilion', 'soft_tissue_gnathion',
@@ -32,7 +26,7 @@ SKELETON = [
     ('soft_tissue_pogonion', 'soft_tissue_gnathion'),
     ('soft_tissue_gnathion', 'soft_tissue_menton'), ('soft_tissue_menton', 'cervical_point'),
     ('basion', 'sella')]
-dataset_info = _b['dataset_info'](
+dataset_info = build_dataset_info(
     'cldetection2023', KEYPOINTS, SKELETON,
     paper_info=dict(
         title='CL-Detection 2023: Cephalometric Landmark Detection in Lateral X-ray Images',

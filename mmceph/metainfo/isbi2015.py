@@ -1,8 +1,5 @@
 """ISBI 2015 cephalometric challenge: 19 landmarks, 0.1 mm/px (Wang et al., MedIA 2016)."""
-import os.path as osp
-import runpy
-
-_b = runpy.run_path(osp.join(osp.dirname(__file__), '_build.py'))
+from ._build import build_dataset_info
 
 KEYPOINTS = [
     'sella', 'nasion', 'orbitale', 'porion', 'subspinale', 'supramentale', 'pogonion',
@@ -17,7 +14,7 @@ SKELETON = [
     ('upper_incisal_incision', 'lower_incisal_incision'),
     ('subnasale', 'upper_lip'), ('upper_lip', 'lower_lip'),
     ('lower_lip', 'soft_tissue_pogonion')]
-dataset_info = _b['dataset_info'](
+dataset_info = build_dataset_info(
     'isbi2015', KEYPOINTS, SKELETON,
     paper_info=dict(
         title='A benchmark for comparison of dental radiography analysis algorithms',

@@ -1,8 +1,5 @@
 """Lateral face photographs ("1501 patient records"): 19 points at 224x224, no spacing."""
-import os.path as osp
-import runpy
-
-_b = runpy.run_path(osp.join(osp.dirname(__file__), '_build.py'))
+from ._build import build_dataset_info
 
 # Column prefixes as found in the pickle (spellings vary; the converter normalises them).
 KEYPOINTS = [
@@ -14,4 +11,4 @@ SKELETON = [('sella', 'nasion'), ('ans', 'pns'), ('upper_1_tip', 'upper_1_apex')
             ('st_nasion', 'tip_of_the_nose'), ('tip_of_the_nose', 'subnasal'),
             ('subnasal', 'upper_lip'), ('upper_lip', 'lower_lip'),
             ('lower_lip', 'st_pogonion')]
-dataset_info = _b['dataset_info']('lateral_photo', KEYPOINTS, SKELETON)
+dataset_info = build_dataset_info('lateral_photo', KEYPOINTS, SKELETON)

@@ -1,8 +1,5 @@
 """WebCeph2k: 26 landmarks with per-image pixel spacing and missing points."""
-import os.path as osp
-import runpy
-
-_b = runpy.run_path(osp.join(osp.dirname(__file__), '_build.py'))
+from ._build import build_dataset_info
 
 # The CSV column prefixes, in order (``<NAME>_v, <NAME>_x, <NAME>_y``).
 CSV_NAMES = [
@@ -14,4 +11,4 @@ KEYPOINTS = [n.lower().replace(' ', '_') for n in CSV_NAMES]
 SKELETON = [('sella', 'nasion'), ('porion', 'orbitale'), ('pns', 'ans'),
             ('u_i_apex', 'u_i_edge'), ('l_i_apex', 'l_i_edge'), ('gonion_l', 'menton'),
             ('u_6_apex', 'u_6_cusp'), ('l_6_apex', 'l_6_cusp')]
-dataset_info = _b['dataset_info']('webceph2k', KEYPOINTS, SKELETON)
+dataset_info = build_dataset_info('webceph2k', KEYPOINTS, SKELETON)

@@ -44,7 +44,7 @@ def build(name):
     import torch.nn as nn
     from mmpose.registry import MODELS
 
-    import mmceph  # noqa: F401
+    import mmceph.registration  # noqa: F401
     cfg = MODELS_CFG[name]
     return nn.Sequential(MODELS.build(cfg['backbone']),
                          MODELS.build(dict(type='FeatureMapProcessor', concat=True)),

@@ -20,7 +20,7 @@ import sys
 
 import numpy as np
 
-from mmceph.evaluation import clinical
+from mmceph import clinical
 from mmceph.evaluation.landmark_errors import summarise
 
 

@@ -74,7 +74,7 @@ def measure(name, config, work_dir, args):
     from mmengine.runner import Runner
     from mmpose.registry import MODELS
 
-    import mmceph  # noqa: F401
+    import mmceph.registration  # noqa: F401
     from mmceph.apis.inference import LandmarkPredictor
 
     checkpoint = osp.join(work_dir, 'best_MRE.pth')

@@ -14,7 +14,7 @@ from mmengine.fileio import dump
 from mmengine.logging import MMLogger
 from mmpose.registry import METRICS
 
-from ..clinical import NUM_LANDMARKS, compare_measurements
+from ...clinical import NUM_LANDMARKS, compare_measurements
 from ..landmark_errors import format_table, radial_errors, summarise
 
 

@@ -5,8 +5,10 @@ the ISBI order (1 S, 2 N, 3 Or, 4 Po, 5 A, 6 B, 7 Pog, 8 Me, 9 Gn, 10 Go, 11 low
 incisal incision, 12 upper incisal incision, 13-16 soft tissue, 17 PNS, 18 ANS, 19 Ar),
 in image coordinates (x to the right = towards the face, y pointing down).
 
-The formulas are those of ``docs/DESIGN.md`` unchanged; with them ``classify(measure(p))``
-reproduces the 8 stored labels of all 300 senior annotations (001-300). Notes checked
+It lives at the package top level because evaluation (the metric, ceph_report) and
+inference (``mmceph.apis``) both use it. The formulas and thresholds are those of
+``docs/clinical_measurements.md``; with them ``classify(measure(p))`` reproduces the 8
+stored labels of all 300 senior annotations (001-300). Notes checked
 against those files:
 
 - FMA is, as the challenge defines it, the angle between S-N and Go-Gn (an "SN-MP"
@@ -27,6 +29,9 @@ import numpy as np
 
 MEASUREMENTS = ('ANB', 'SNB', 'SNA', 'ODI', 'APDI', 'FHI', 'FMA', 'MW')
 NUM_LANDMARKS = 19
+# The unit of each measurement: the one table (inference writes it into its results).
+UNITS = dict(SNA='deg', SNB='deg', ANB='deg', ODI='deg', APDI='deg', FHI='ratio', FMA='deg',
+             MW='mm')
 MW_ZERO_TOL = 1e-6
 
 # Class labels each measurement can take (MW has four).

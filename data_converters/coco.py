@@ -2,15 +2,17 @@
 
 Coordinates are in original-image pixels, where a pixel's centre sits at its integer
 index (ISBI's integer annotations are pixel indices). Missing landmarks are written as
-``[0, 0, 0]`` (v=0) and never invented. Files are written atomically: a failed or
-interrupted conversion leaves no partial JSON behind.
+``[0, 0, 0]`` (v=0) and never invented. The schema itself (the entries' fields) is
+:mod:`mmceph.formats.coco`, which the datasets validate against. Files are written
+atomically: a failed or interrupted conversion leaves no partial JSON behind.
 """
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from mmceph.formats.coco import coco_annotation, coco_category, coco_document, coco_image
+from mmceph.utils.atomic import write_atomic
 
 from .errors import ConversionError
 
@@ -47,11 +49,6 @@ class ImageRecord:
                 f'its image {self.file_name} ({self.width}x{self.height})')
 
 
-def make_category(keypoint_names, skeleton=()):
-    return dict(id=1, name='cephalogram', supercategory='cephalogram',
-                keypoints=list(keypoint_names), skeleton=[list(p) for p in skeleton])
-
-
 def to_coco(records, keypoint_names, skeleton=(), description='mmceph', reference=None):
     """Build the COCO dict. Image and annotation ids are 1-based, in record order.
 
@@ -61,47 +58,15 @@ def to_coco(records, keypoint_names, skeleton=(), description='mmceph', referenc
     """
     images, annotations = [], []
     for i, rec in enumerate(records, start=1):
-        img = dict(id=i, file_name=rec.file_name, width=int(rec.width),
-                   height=int(rec.height), source=rec.source,
-                   pixel_spacing=None if rec.pixel_spacing is None
-                   else [float(s) for s in rec.pixel_spacing])
-        if reference is not None:
-            img['reference'] = reference
-        img.update(rec.extra)
-        images.append(img)
-        labelled = ~np.isnan(rec.keypoints[:, 0])
-        flat = []
-        for (x, y), v in zip(rec.keypoints, labelled):
-            flat += [round(float(x), 3), round(float(y), 3), 2] if v else [0.0, 0.0, 0]
-        x, y, w, h = rec.bbox or (0.0, 0.0, float(rec.width), float(rec.height))
-        annotations.append(dict(
-            id=i, image_id=i, category_id=1, iscrowd=0, keypoints=flat,
-            num_keypoints=int(labelled.sum()),
-            bbox=[round(float(v), 3) for v in (x, y, w, h)], area=round(float(w * h), 3)))
-    info = dict(description=description)
-    if reference is not None:
-        info['reference'] = reference
-    return dict(info=info, licenses=[], images=images,
-                annotations=annotations,
-                categories=[make_category(keypoint_names, skeleton)])
+        images.append(coco_image(i, rec.file_name, rec.width, rec.height, rec.source,
+                                 rec.pixel_spacing, reference, rec.extra))
+        points = [None if np.isnan(x) else (x, y) for x, y in rec.keypoints]
+        bbox = rec.bbox or (0.0, 0.0, float(rec.width), float(rec.height))
+        annotations.append(coco_annotation(i, i, points, bbox))
+    return coco_document(images, annotations, coco_category(keypoint_names, skeleton),
+                         description, reference)
 
 
 def write_json_atomic(obj, path):
-    """Write JSON to a temporary file in the same folder, then rename it into place."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path), suffix='.tmp', dir=folder)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)      # mkstemp makes 0600; output is an ordinary file
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(obj, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``obj`` as JSON, all or nothing (:func:`mmceph.utils.atomic.write_atomic`)."""
+    write_atomic(path, json.dumps(obj, indent=1))

@@ -10,10 +10,10 @@ from collections import defaultdict
 
 from PIL import Image
 
+from mmceph.formats.images import RASTER_EXTENSIONS as IMAGE_EXTENSIONS  # converters: no DICOM
+
 from .errors import ConversionError
 from .output import drop_duplicates, duplicate_groups
-
-IMAGE_EXTENSIONS = ('.bmp', '.png', '.jpg', '.jpeg', '.tif', '.tiff')
 
 
 def list_images(folder):

@@ -2,11 +2,14 @@
 landmark of the TRAINING split plus a margin. It becomes the bbox of every image of every
 split (and of new images at inference), so the top-down crop is the same everywhere and
 no test annotation leaks into it."""
-import json
-
 import numpy as np
 
+from mmceph.formats.roi_prior import save_roi_prior, to_pixels_xywh
+
 from .coco import write_json_atomic
+
+__all__ = ['compute_roi_prior', 'apply_roi', 'save_roi_prior', 'compute_roi_upstream',
+           'apply_roi_upstream', 'save_roi_upstream']
 
 
 def compute_roi_prior(train_records, margin=0.05):
@@ -26,25 +29,9 @@ def compute_roi_prior(train_records, margin=0.05):
     return [float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])]
 
 
-def roi_to_bbox(roi, width, height):
-    """Normalised ``[x0, y0, x1, y1]`` -> pixel ``xywh`` for one image."""
-    x0, y0, x1, y1 = roi
-    return (x0 * width, y0 * height, (x1 - x0) * width, (y1 - y0) * height)
-
-
 def apply_roi(records, roi):
     for rec in records:
-        rec.bbox = roi_to_bbox(roi, rec.width, rec.height) if roi is not None else None
-
-
-def save_roi_prior(roi, path, margin, n_train):
-    write_json_atomic(dict(roi_xyxy_normalised=roi, margin=margin,
-                           computed_from=f'{n_train} training images'), path)
-
-
-def load_roi_prior(path):
-    with open(path) as f:
-        return json.load(f)['roi_xyxy_normalised']
+        rec.bbox = to_pixels_xywh(roi, rec.width, rec.height) if roi is not None else None
 
 
 # --------------------------------------------------------------- upstream (absolute) ROI

@@ -229,7 +229,8 @@ def check_dataset_output(out, num_keypoints, expected_splits=None, image_root=No
     Returns ``{split: doc}``."""
     from xtcocotools.coco import COCO
 
-    from mmceph.datasets.coco_validation import load_coco_json, load_roi_prior
+    from mmceph.formats.coco import load_coco_json
+    from mmceph.formats.roi_prior import load_roi_prior
     ann_dir = osp.join(out, 'annotations')
     docs = {}
     for name in sorted(os.listdir(ann_dir)):
@@ -476,7 +477,7 @@ WEBCEPH_IMAGES = {'a.png': (64, 80), 'sub/b.png': (80, 64)}
 
 def webceph_names():
     from data_converters.landmarks import load
-    return load('webceph2k')['CSV_NAMES']
+    return load('webceph2k').CSV_NAMES
 
 
 @st.composite
@@ -627,7 +628,7 @@ def make_webceph_tree(root):
 # --------------------------------------------------------------------------- photo pickles
 def photo_keypoints():
     from data_converters.landmarks import load
-    return load('lateral_photo')['KEYPOINTS']
+    return load('lateral_photo').KEYPOINTS
 
 
 SPELLINGS = {'gonion': 'Gonion ', 'upper_1_tip': 'upper 1 tip', 'a_point': 'A point',

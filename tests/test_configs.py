@@ -44,7 +44,7 @@ def test_every_config_is_found():
 def test_config_builds_model_and_datasets(path, tmp_path):
     init_default_scope('mmpose')
     cfg = Config.fromfile(path)
-    assert cfg.custom_imports['imports'] == ['mmceph']
+    assert cfg.custom_imports['imports'] == ['mmceph.registration']
     w, h = cfg.model.head.decoder.input_size
     k = cfg.model.head.get('out_channels', cfg.model.head.get('num_joints'))
     model = MODELS.build(cfg.model).eval()

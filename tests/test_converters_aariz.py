@@ -12,7 +12,7 @@ from PIL import Image
 from data_converters.__main__ import main
 from data_converters.landmarks import load
 
-SYMBOLS = load('aariz')['SYMBOLS']
+SYMBOLS = load('aariz').SYMBOLS
 PLAN = {'Train': [('a1', '.png', (64, 80), 'Device A', 0.12),
                   ('a2', '.jpg', (96, 72), 'Device B', 0.1),
                   ('a3', '.bmp', (64, 80), 'Device A', 0.12)],

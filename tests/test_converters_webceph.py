@@ -12,7 +12,7 @@ from PIL import Image
 from data_converters.__main__ import main
 from data_converters.landmarks import load
 
-NAMES = load('webceph2k')['CSV_NAMES']
+NAMES = load('webceph2k').CSV_NAMES
 HEADER = ['img_path', 'pixels'] + [f'{n}_{c}' for n in NAMES for c in 'vxy']
 
 

@@ -381,7 +381,7 @@ def build_dataset(cls, ann_file):
 @fuzz_settings(700)
 @given(case=fh.coco_file())
 def test_coco_json(dataset_cls, case):
-    from mmceph.datasets.coco_validation import CocoFormatError
+    from mmceph.formats.coco import CocoFormatError
     data, valid = case
     count('coco json (dataset)')
     with fh.temp_dir() as tmp:
@@ -426,7 +426,7 @@ def _json_file(value):
     st.binary(max_size=40)))
 def test_coco_roi_prior(dataset_cls, data):
     """roi_prior.json beside annotations/ is read with the dataset: same property."""
-    from mmceph.datasets.coco_validation import CocoFormatError
+    from mmceph.formats.coco import CocoFormatError
     count('roi_prior json (dataset)')
     with fh.temp_dir() as tmp:
         path = osp.join(tmp, 'annotations', 'train.json')
@@ -522,7 +522,7 @@ BAD_DOCS = {
 
 @pytest.mark.parametrize('name', sorted(BAD_DOCS))
 def test_coco_validator_unit(tmp_path, name):
-    from mmceph.datasets.coco_validation import CocoFormatError, load_coco_json
+    from mmceph.formats.coco import CocoFormatError, load_coco_json
     mutate, expected = BAD_DOCS[name]
     path = tmp_path / 'bad.json'
     path.write_text(json.dumps(mutate(_doc())))
@@ -537,7 +537,7 @@ def test_coco_validator_unit(tmp_path, name):
     (b'[' * 100000, 'not valid JSON'), (b'{"a": ' + b'1' * 5000 + b'}', 'not valid JSON'),
 ], ids=['empty', 'blank', 'bom', 'latin1', 'truncated', 'deep', 'long-int'])
 def test_coco_validator_unreadable_files(tmp_path, data, expected):
-    from mmceph.datasets.coco_validation import CocoFormatError, load_coco_json
+    from mmceph.formats.coco import CocoFormatError, load_coco_json
     path = tmp_path / 'bad.json'
     path.write_bytes(data)
     with pytest.raises(CocoFormatError, match=expected) as err:
@@ -547,7 +547,7 @@ def test_coco_validator_unreadable_files(tmp_path, data, expected):
 
 def test_coco_validator_accepts_converter_output(tmp_path):
     from data_converters.coco import ImageRecord, to_coco
-    from mmceph.datasets.coco_validation import load_coco_json
+    from mmceph.formats.coco import load_coco_json
     kp = np.full((19, 2), np.nan)
     kp[:5] = 3.0
     doc = to_coco([ImageRecord('a.png', 10, 10, kp, None, 'x'),
@@ -558,7 +558,7 @@ def test_coco_validator_accepts_converter_output(tmp_path):
 
 
 def test_dataset_names_file_and_json_path(dataset_cls, tmp_path):
-    from mmceph.datasets.coco_validation import CocoFormatError
+    from mmceph.formats.coco import CocoFormatError
     doc = _doc()
     doc['annotations'][0]['keypoints'] = doc['annotations'][0]['keypoints'][:-3]
     path = tmp_path / 'annotations' / 'train.json'

@@ -37,7 +37,7 @@ SPACING_RANGE_MM = (1e-3, 10.0)
 DEFAULT_MAX_PIXELS = 64_000_000     # a 43x43 cm detector at 0.05 mm/px is 74 MP
 WINDOW_PERCENTILES = (0.5, 99.5)    # floating-point images only
 STANDARD_DEPTHS = (8, 10, 12, 14, 16)
-READABLE_EXTENSIONS = ('.bmp', '.png', '.jpg', '.jpeg', '.tif', '.tiff', '.dcm', '.dicom')
+from mmceph.formats.images import READABLE_EXTENSIONS  # noqa: E402,F401  (absolute: loadable by path)
 
 
 class ImageReadError(ValueError):

@@ -19,7 +19,7 @@ class UsageError(ValueError):
 def _ordinary():
     from ..apis.checkpoint import CheckpointError
     from ..apis.image_io import ImageReadError
-    from ..datasets.coco_validation import CocoFormatError
+    from ..formats.coco import CocoFormatError
     return (UsageError, CheckpointError, ImageReadError, CocoFormatError, FileNotFoundError,
             NotADirectoryError, IsADirectoryError, PermissionError, SyntaxError)
 

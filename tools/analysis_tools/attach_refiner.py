@@ -28,10 +28,6 @@ def attach(global_ckpt, *cascade_ckpts):
     ensemble = len(cascade_ckpts) > 1
     state = OrderedDict((k, v) for k, v in base['state_dict'].items()
                         if not k.startswith('refiner.'))
-    # Keep each module's state-dict version: without it MMPose's heads take the weights
-    # for an old layout and rename them on load (silently wrong refiner heads).
-    versions = OrderedDict((k, v) for k, v in getattr(base['state_dict'], '_metadata', {}).items()
-                           if not k.startswith('refiner'))
     for i, path in enumerate(cascade_ckpts):
         donor = _load(path)['state_dict']
         refiner = {k: v for k, v in donor.items() if k.startswith('refiner.')}
@@ -41,9 +37,6 @@ def attach(global_ckpt, *cascade_ckpts):
             raise ValueError(f'{path}: holds an ensemble already; attach single-refiner checkpoints')
         prefix = f'refiner.{i}' if ensemble else 'refiner'
         state.update((prefix + k[len('refiner'):], v) for k, v in refiner.items())
-        versions.update((prefix + k[len('refiner'):], v)
-                        for k, v in getattr(donor, '_metadata', {}).items() if k.startswith('refiner'))
-    state._metadata = versions
     out = {k: v for k, v in base.items() if k in ('meta', 'state_dict')}
     out['state_dict'] = state
     return out, sum(k.startswith('refiner.') for k in state)

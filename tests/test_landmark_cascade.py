@@ -10,10 +10,11 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
-from mmpose.registry import MODELS
+from mmpose.registry import MODELS, TRANSFORMS
 from mmpose.structures import PoseDataSample
 
 import mmceph  # noqa: F401
+from mmceph.models.pose_estimators import apply_affine
 from tiny_models import TINY_HRNET
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -23,14 +24,21 @@ ISBI = osp.join(REPO, 'configs/isbi2015/td-hm_s2d-hrnetv2-w18-cascade_1xb4-60e_i
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
+PATCH_FRACTION = 0.3      # one value for the tiny model and its patch sampler
+
+
+def patch_codec(patch=32):
+    return dict(type='CompensatedHeatmap', input_size=(patch, patch),
+                heatmap_size=(patch // 4, patch // 4), sigma=1.5)
+
+
 def tiny_cascade(freeze_coarse=True, refine_steps=1, patch=32, head_convs=None):
     """A cascade with the synthetic config's global model (tiny) and a tiny HRNet refiner."""
     init_default_scope('mmpose')
     cfg = Config.fromfile(SYNTHETIC).model
     cfg.backbone.extra = copy.deepcopy(TINY_HRNET)
     cfg.head.update(in_channels=120, conv_out_channels=(16, ))
-    codec = dict(type='CompensatedHeatmap', input_size=(patch, patch),
-                 heatmap_size=(patch // 4, patch // 4), sigma=1.5)
+    codec = patch_codec(patch)
     refiner = dict(type='TopdownPoseEstimator',
                    backbone=dict(type='HRNet', in_channels=3, extra=copy.deepcopy(TINY_HRNET)),
                    neck=dict(type='FeatureMapProcessor', concat=True),
@@ -39,26 +47,44 @@ def tiny_cascade(freeze_coarse=True, refine_steps=1, patch=32, head_convs=None):
                              conv_kernel_sizes=head_convs and (1, ) * len(head_convs),
                              loss=dict(type='KeypointMSELoss', use_target_weight=True),
                              decoder=codec))
-    return dict(cfg.to_dict(), type='LandmarkCascade', refiner=refiner, patch_fraction=0.3,
-                patches_per_image=19, refine_steps=refine_steps, freeze_coarse=freeze_coarse)
+    return dict(cfg.to_dict(), type='LandmarkCascade', refiner=refiner,
+                patch_fraction=PATCH_FRACTION, refine_steps=refine_steps,
+                freeze_coarse=freeze_coarse)
 
 
-def sample_with_image(rng, k=19, size=(240, 192)):
-    """A data sample as the pipeline packs it: full image, landmarks, global crop box."""
+def tiny_sampler(refiners=1, patch=32, **kwargs):
+    """The train pipeline's patch sampler for ``tiny_cascade`` (``refiners`` of them)."""
+    kwargs.setdefault('patch_fraction', PATCH_FRACTION)
+    return TRANSFORMS.build(dict(type='SampleRefinerPatches', input_size=(160, 192),
+                                 codecs=[patch_codec(patch)] * refiners, patches_per_image=19,
+                                 **kwargs))
+
+
+def pipeline_results(rng, k=19, size=(240, 192)):
+    """What the train pipeline holds before TopdownAffine: full image, landmarks, box."""
     h, w = size
-    kpts = np.c_[rng.uniform(30, w - 30, k), rng.uniform(30, h - 30, k), np.full(k, 2)]
-    s = PoseDataSample(metainfo=dict(
-        full_image=rng.integers(0, 255, (h, w, 3), dtype=np.uint8),
-        raw_ann_info=dict(keypoints=kpts.ravel().tolist()),
-        input_center=np.array([w / 2, h / 2], np.float32),
-        input_scale=np.array([w, w * 1.2], np.float32), input_size=(160, 192)))
-    return s, kpts
+    kpts = np.c_[rng.uniform(30, w - 30, k), rng.uniform(30, h - 30, k)]
+    return dict(img=rng.integers(0, 255, (h, w, 3), dtype=np.uint8),
+                keypoints=kpts[None].astype(np.float32), keypoints_visible=np.ones((1, k)),
+                bbox_scale=np.array([[w, w * 1.2]], np.float32))
+
+
+def sample_with_image(rng, k=19, size=(240, 192), sampler=None):
+    """A data sample as the train pipeline packs it: the refiners' patches and targets."""
+    results = (sampler or tiny_sampler()).transform(pipeline_results(rng, k, size))
+    return PoseDataSample(metainfo=dict(refiner_patches=results['refiner_patches'])), \
+        results['keypoints'][0]
 
 
 def predict_sample(seed=3):
     from mmengine.structures import InstanceData
-    sample, _ = sample_with_image(np.random.default_rng(seed))
-    sample.set_metainfo(dict(ori_shape=(240, 192), img_shape=(240, 192)))
+    rng = np.random.default_rng(seed)
+    h, w = 240, 192
+    sample = PoseDataSample(metainfo=dict(
+        full_image=rng.integers(0, 255, (h, w, 3), dtype=np.uint8),
+        input_center=np.array([w / 2, h / 2], np.float32),
+        input_scale=np.array([w, w * 1.2], np.float32), input_size=(160, 192),
+        ori_shape=(h, w), img_shape=(h, w)))
     sample.gt_instances = InstanceData(bboxes=np.array([[0.0, 0.0, 192.0, 240.0]]),
                                        bbox_scores=np.ones(1))
     return sample
@@ -73,21 +99,21 @@ def test_patch_warp_centres_the_point_and_inverts_exactly():
     assert tuple(batch.shape) == (2, 3, 32, 32)
     # the patch centre (15.5, 15.5) in the output maps back to the requested centre
     for warp, centre in zip(warps, centres):
-        np.testing.assert_allclose(model._affine(warp, centre[None]), [[16.0, 16.0]], atol=1e-4)
+        np.testing.assert_allclose(apply_affine(warp, centre[None]), [[16.0, 16.0]], atol=1e-4)
     # a bright pixel lands where the warp says it does
     image[70, 50] = 255
     batch, warps = model._cut(image, centres[:1], np.array([32.0]), np.array([0.0]), (32, 32))
     peak = np.unravel_index(batch[0, 0].argmax().item(), (32, 32))
-    np.testing.assert_allclose(model._affine(warps[0], np.array([[50.0, 70.0]]))[0],
+    np.testing.assert_allclose(apply_affine(warps[0], np.array([[50.0, 70.0]]))[0],
                                peak[::-1], atol=1.0)
 
 
 def test_refiner_loss_decreases_and_the_frozen_global_model_does_not_move():
     torch.manual_seed(0)
     model = MODELS.build(tiny_cascade(freeze_coarse=True))
-    model._rng = np.random.default_rng(0)
+    np.random.seed(0)
     rng = np.random.default_rng(1)
-    samples = [sample_with_image(rng)[0] for _ in range(2)]
+    samples = [sample_with_image(rng)[0] for _ in range(2)]     # the same patches each step
     inputs = torch.zeros(2, 3, 192, 160)
     global_before = [p.detach().clone() for p in model.backbone.parameters()]
     refiner_before = [p.detach().clone() for p in model.refiner.parameters()]
@@ -96,7 +122,6 @@ def test_refiner_loss_decreases_and_the_frozen_global_model_does_not_move():
     assert not model.backbone.training and model.refiner.training
     first = last = None
     for step in range(25):
-        model._rng = np.random.default_rng(0)       # the same patches each step
         losses = model.loss(inputs, samples)
         assert set(losses) == {'loss_refine'}
         optim.zero_grad()
@@ -161,10 +186,12 @@ def test_an_ensemble_of_refiners_trains_each_and_averages_their_predictions():
     torch.manual_seed(0)
     single = tiny_cascade()
     cfg = dict(single, refiner=[single['refiner'], single['refiner']],
-               patch_fraction=[0.25, 0.35], rotate=[15, 5])
+               patch_fraction=[0.25, 0.35])
     model = MODELS.build(cfg)
+    sampler = tiny_sampler(2, patch_fraction=[0.25, 0.35], rotate=[15, 5])
     assert len(model.refiners) == 2 and model.patch_fraction == [0.25, 0.35]
-    assert model.scale_range == [(0.85, 1.15)] * 2
+    assert sampler.patch_fraction == model.patch_fraction
+    assert sampler.scale_range == [(0.85, 1.15)] * 2 and sampler.rotate == [15.0, 5.0]
     assert any(k.startswith('refiner.1.') for k in model.state_dict())
     # init_weights reaches every refiner (MMPose heads start near zero: std 0.001)
     model.init_weights()
@@ -173,7 +200,7 @@ def test_an_ensemble_of_refiners_trains_each_and_averages_their_predictions():
                  and n.endswith('weight')]
         assert final and all(float(p.std()) < 0.01 for p in final)
     losses = model.train().loss(torch.zeros(1, 3, 192, 160), [sample_with_image(
-        np.random.default_rng(6))[0]])
+        np.random.default_rng(6), sampler=sampler)[0]])
     assert set(losses) == {'loss_refine0', 'loss_refine1'}
     sum(losses.values()).backward()
     assert all(next(r.parameters()).grad is not None for r in model.refiners)
@@ -199,20 +226,41 @@ def test_missing_full_image_names_the_fix():
         model.predict(torch.zeros(1, 3, 192, 160), [sample])
 
 
+def test_training_without_the_pipeline_patches_names_the_fix():
+    model = MODELS.build(tiny_cascade()).train()
+    with pytest.raises(KeyError, match='SampleRefinerPatches'):
+        model.loss(torch.zeros(1, 3, 192, 160), [PoseDataSample()])
+    two = sample_with_image(np.random.default_rng(0), sampler=tiny_sampler(2))[0]
+    with pytest.raises(ValueError, match='2 refiners, the model has 1'):
+        model.loss(torch.zeros(1, 3, 192, 160), [two])
+    # the sampling settings have one owner now: an old-style model config says where they went
+    with pytest.raises(TypeError, match='jitter moved to .*SampleRefinerPatches'):
+        MODELS.build(dict(tiny_cascade(), jitter=0.1))
+
+
 def test_cascade_trains_and_tests_in_the_mmengine_runner(tmp_path):
-    """The real runner: pipelines with KeepFullImage, the metric on refined landmarks,
-    the best checkpoint, and a reload through load_from (how stage 2 starts)."""
+    """The real runner: patches sampled in the train pipeline (two dataloader workers),
+    KeepFullImage for prediction, the metric on refined landmarks, the best checkpoint,
+    and a reload through load_from (how stage 2 starts)."""
     data = tmp_path / 'data'
     subprocess.run([sys.executable, '-m', 'data_converters', 'synthetic', '--out', str(data),
                     '--num-images', '8', '--width', '192', '--height', '240'],
                    cwd=REPO, check=True, capture_output=True)
     cfg = Config.fromfile(SYNTHETIC)
     cfg.model = tiny_cascade(freeze_coarse=False)
+    sampler = dict(type='SampleRefinerPatches', codecs=[cfg.model['refiner']['head']['decoder']],
+                   input_size=cfg.input_size, patch_fraction=cfg.model['patch_fraction'],
+                   patches_per_image=19)
     for loader in (cfg.train_dataloader, cfg.val_dataloader, cfg.test_dataloader):
         loader.update(num_workers=0, persistent_workers=False, batch_size=4)
         loader.dataset.data_root = f'{data}/'
         pipeline = loader.dataset.pipeline
-        pipeline.insert(1, dict(type='KeepFullImage'))
+        types = [t['type'] for t in pipeline]
+        if loader is cfg.train_dataloader:
+            pipeline.insert(types.index('TopdownAffine'), sampler)
+            loader.update(num_workers=2, persistent_workers=False)
+        else:
+            pipeline.insert(1, dict(type='KeepFullImage'))
         pipeline[-1] = dict(type='PackPoseInputs', meta_keys=Config.fromfile(ISBI).meta_keys)
     cfg.train_cfg.update(max_epochs=2, val_interval=2)
     cfg.work_dir = str(tmp_path / 'work')
@@ -245,10 +293,32 @@ def test_isbi_cascade_config_starts_from_the_stage_one_checkpoint():
     cfg = Config.fromfile(ISBI)
     assert cfg.load_from == 'work_dirs/isbi_s2d-hrnetv2/best_MRE.pth'
     assert cfg.model.type == 'LandmarkCascade' and cfg.model.freeze_coarse
-    for loader in (cfg.train_dataloader, cfg.val_dataloader):
+    # training: patches from the full-resolution image, before the crop; no full image carried
+    train = cfg.train_dataloader.dataset.pipeline
+    types = [t['type'] for t in train]
+    assert types.index('SampleRefinerPatches') < types.index('TopdownAffine')
+    assert 'KeepFullImage' not in types and 'refiner_patches' in train[-1]['meta_keys']
+    # prediction: the uncropped image reaches the model
+    for loader in (cfg.val_dataloader, cfg.test_dataloader):
         types = [t['type'] for t in loader.dataset.pipeline]
         assert types.index('KeepFullImage') < types.index('TopdownAffine')
         assert 'full_image' in loader.dataset.pipeline[-1]['meta_keys']
+
+
+@pytest.mark.parametrize('name', ['td-hm_s2d-hrnetv2-w18-cascade_1xb4-60e_isbi2015-448x576.py',
+                                  'td-hm_s2d-hrnetv2-w18-cascade2_1xb4-60e_isbi2015-448x576.py',
+                                  'td-vote-cascade_s2d-hrnetv2-w18_1xb4-60e_isbi2015-448x576.py'])
+def test_cascade_configs_give_model_and_sampler_the_same_patch_settings(name):
+    cfg = Config.fromfile(osp.join(REPO, 'configs/isbi2015', name))
+    sampler, = [t for t in cfg.train_dataloader.dataset.pipeline
+                if t['type'] == 'SampleRefinerPatches']
+    affine, = [t for t in cfg.train_dataloader.dataset.pipeline if t['type'] == 'TopdownAffine']
+    refiners = cfg.model.refiner if isinstance(cfg.model.refiner, list) else [cfg.model.refiner]
+    assert sampler['codecs'] == [r['head']['decoder'] for r in refiners]
+    assert sampler['patch_fraction'] == cfg.model.patch_fraction
+    assert tuple(sampler['input_size']) == tuple(affine['input_size'])
+    built = TRANSFORMS.build(sampler)
+    assert len(built.patch_fraction) == len(refiners)
 
 
 def test_attach_refiner_combines_a_global_model_with_a_trained_refiner(tmp_path):
@@ -266,8 +336,8 @@ def test_attach_refiner_combines_a_global_model_with_a_trained_refiner(tmp_path)
     assert 'optimizer' not in out                       # an inference checkpoint
     state = out['state_dict']
     assert set(state) == set(cascade.state_dict())
-    # loaded the way MMEngine loads it, every tensor lands where it came from (module
-    # versions kept: MMPose's heads rename weights of "old" unversioned checkpoints)
+    # loaded the way MMEngine loads it, every tensor lands where it came from (the output
+    # carries no module versions: the refiner's head must not need them)
     from mmengine.runner import load_checkpoint
     fresh = MODELS.build(tiny_cascade(head_convs=(16, )))
     global_model, cascade = (MODELS.build(tiny_cascade(head_convs=(16, ))) for _ in range(2))

@@ -16,6 +16,21 @@ _base_ = ['./td-hm_s2d-hrnetv2-w18-cascade_1xb4-60e_isbi2015-448x576.py']
 load_from = 'work_dirs/isbi_s2d-20min/best_MRE.pth'
 # validation runs both refiners on 5 patches per landmark (~3 CPU-minutes): every 10 epochs
 train_cfg = dict(val_interval=10)
+# the two refiners' patch sides, set once for the model (test patches) and the pipeline
+patch_fraction = [0.135, 0.16]
 model = dict(
     refiner=[{{_base_.model.refiner}}, {{_base_.model.refiner}}],
-    patch_fraction=[0.135, 0.16], rotate=[15.0, 5.0])
+    patch_fraction=patch_fraction)
+input_size = (448, 576)
+train_pipeline = [
+    dict(type='LoadCephalogram'),
+    dict(type='GetBBoxCenterScale', padding=1.0),
+    dict(type='RandomBBoxTransform', shift_factor=0.05, scale_factor=(0.9, 1.1),
+         rotate_factor=10.0),
+    dict(type='SampleRefinerPatches', codecs=[{{_base_.patch_codec}}] * 2,
+         input_size=input_size, patch_fraction=patch_fraction, patches_per_image=19,
+         jitter=0.12, rotate=[15.0, 5.0], scale_range=(0.85, 1.15)),
+    dict(type='TopdownAffine', input_size=input_size),
+    dict(type='GenerateTarget', encoder={{_base_.codec}}),
+    dict(type='PackPoseInputs', meta_keys={{_base_.meta_keys}})]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

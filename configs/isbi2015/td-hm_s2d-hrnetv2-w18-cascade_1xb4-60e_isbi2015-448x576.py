@@ -19,13 +19,20 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', begin=0, end=max_epochs, T_max=max_epochs,
          eta_min=1e-5, by_epoch=True)]
 
+input_size = (448, 576)
 patch_size = (128, 128)
 patch_codec = dict(type='CompensatedHeatmap', input_size=patch_size,
                    heatmap_size=(patch_size[0] // 4, patch_size[1] // 4), sigma=2)
+# The patch geometry, set once here: the model cuts its test patches with patch_fraction,
+# the train pipeline samples the training patches with the same value (and the refiner's
+# codec), in the dataloader workers (SampleRefinerPatches, before TopdownAffine).
+patch_fraction = 0.16
+sample_patches = dict(type='SampleRefinerPatches', codecs=[patch_codec], input_size=input_size,
+                      patch_fraction=patch_fraction, patches_per_image=19, jitter=0.12,
+                      rotate=5.0, scale_range=(0.85, 1.15))
 model = dict(
     type='LandmarkCascade',
-    patch_fraction=0.16, patches_per_image=19, jitter=0.12, rotate=5.0,
-    scale_range=(0.85, 1.15), freeze_coarse=True, refine_steps=1,
+    patch_fraction=patch_fraction, freeze_coarse=True, refine_steps=1,
     test_shifts=((0, 0), (0.15, 0), (-0.15, 0), (0, 0.15), (0, -0.15)),
     refiner=dict(
         type='TopdownPoseEstimator',
@@ -48,17 +55,19 @@ model = dict(
                   loss=dict(type='KeypointMSELoss', use_target_weight=True),
                   decoder=patch_codec)))
 
-# The cascade needs the uncropped image: KeepFullImage + the 'full_image' meta key.
+# Training: the refiners' patches come from the full-resolution image before the crop
+# (SampleRefinerPatches + the 'refiner_patches' meta key). Prediction cuts patches around
+# the global estimate, so it needs the uncropped image (KeepFullImage + 'full_image').
 meta_keys = ('id', 'img_id', 'img_path', 'category_id', 'crowd_index', 'ori_shape',
              'img_shape', 'input_size', 'input_center', 'input_scale', 'flip',
-             'flip_direction', 'flip_indices', 'raw_ann_info', 'dataset_name', 'full_image')
-input_size = (448, 576)
+             'flip_direction', 'flip_indices', 'raw_ann_info', 'dataset_name', 'full_image',
+             'refiner_patches')
 train_pipeline = [
     dict(type='LoadCephalogram'),
-    dict(type='KeepFullImage'),
     dict(type='GetBBoxCenterScale', padding=1.0),
     dict(type='RandomBBoxTransform', shift_factor=0.05, scale_factor=(0.9, 1.1),
          rotate_factor=10.0),
+    sample_patches,
     dict(type='TopdownAffine', input_size=input_size),
     dict(type='GenerateTarget', encoder={{_base_.codec}}),
     dict(type='PackPoseInputs', meta_keys=meta_keys)]

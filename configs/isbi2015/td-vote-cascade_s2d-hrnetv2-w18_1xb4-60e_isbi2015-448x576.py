@@ -22,10 +22,10 @@ model = dict(
               displacement_loss='l1', decoder=vote_codec))
 train_pipeline = [
     dict(type='LoadCephalogram'),
-    dict(type='KeepFullImage'),
     dict(type='GetBBoxCenterScale', padding=1.0),
     dict(type='RandomBBoxTransform', shift_factor=0.05, scale_factor=(0.9, 1.1),
          rotate_factor=10.0),
+    {{_base_.sample_patches}},
     dict(type='TopdownAffine', input_size=input_size),
     dict(type='GenerateTarget', encoder=vote_codec),
     dict(type='PackPoseInputs', meta_keys={{_base_.meta_keys}})]

@@ -9,10 +9,16 @@ is won (the local stage of Noothout et al. 2020, Zhong et al. 2019).
 
 How it fits MMPose: a ``TopdownPoseEstimator`` whose ``backbone``/``neck``/``head`` are
 the global model (so a stage-1 checkpoint loads with ``load_from``), plus ``refiner``,
-any MMPose top-down model config whose head decodes heatmaps of all K landmarks. The
-full-resolution image reaches the model through ``KeepFullImage`` (pipeline) and the
-``full_image`` meta key. Patch size is a fraction of the global crop's width, so it
-follows the ROI prior on images of any size without needing the pixel spacing.
+any MMPose top-down model config whose head decodes heatmaps of all K landmarks. Patch
+size is a fraction of the global crop's width, so it follows the ROI prior on images of
+any size without needing the pixel spacing.
+
+One owner per step: the training patches (random landmarks, offsets, rotations, scales,
+encoded targets) come from the ``SampleRefinerPatches`` pipeline transform, in the
+dataloader workers, as the ``refiner_patches`` meta key; this model only normalises them
+through its data preprocessor, runs the refiners and computes their losses. Cutting
+patches is ``warp_patches``, shared with prediction, where the full-resolution image
+arrives through ``KeepFullImage`` and the ``full_image`` meta key.
 
 Training (``freeze_coarse=True``, the default): only the refiner learns, on patches
 centred on the ground truth plus Gaussian noise -- the global model is a loaded,
@@ -22,58 +28,68 @@ refined landmark ``k`` is read from channel ``k`` of the patch centred on it; wi
 ``max_shift``, a refinement that moved too far is undone.
 
 Ensembles: ``refiner`` may be a list of model configs (weights ``refiner.0.*``, ...), each
-with its own patch size and rotation range (``patch_fraction``/``rotate``/... take one value
-or one per refiner). Their errors are partly independent, so averaging them is the
-cheapest accuracy left on the table once one refiner has converged (ISBI: two refiners
-of 33 and 38 CPU-minutes, 1.53 mm each, 1.48 mm together).
+with its own patch size and rotation range (``patch_fraction`` here and the sampling
+settings of ``SampleRefinerPatches`` take one value or one per refiner). Their errors are
+partly independent, so averaging them is the cheapest accuracy left on the table once one
+refiner has converged (ISBI: two refiners of 33 and 38 CPU-minutes, 1.53 mm each, 1.48 mm
+together).
 """
-import cv2
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
 import numpy as np
 import torch
 from mmengine.model import ModuleList
 from mmpose.models.pose_estimators import TopdownPoseEstimator
 from mmpose.registry import MODELS
-from mmpose.structures.bbox import get_warp_matrix
+from torch import Tensor
+
+from .patch_warp import to_image, warp_patches
+from .refiner_patches import per_refiner
 
 
 @MODELS.register_module()
 class LandmarkCascade(TopdownPoseEstimator):
-    """Args (besides ``TopdownPoseEstimator``'s, which describe the global model):
-        refiner: model config of the local model (``type='TopdownPoseEstimator'``), or a
-            list of them (an ensemble whose refined positions are averaged).
-        patch_fraction: patch side as a fraction of the global crop's width.
-            This and ``jitter``/``rotate``/``scale_range``: one value, or one per refiner.
-        patches_per_image: landmarks sampled per image per training step.
-        jitter: std of the patch-centre offset, as a fraction of the patch side.
-        rotate: max random rotation (degrees); scale_range: random patch scale.
-        refine_steps: re-centred refinement rounds at prediction time.
-        test_shifts: patch-centre offsets (fractions of the side) whose refined positions
-            are combined at prediction time (test-time augmentation); default: one patch.
-        test_scales: patch-side factors, each combined with every shift (default: 1.0).
-        test_reduce: 'mean' or 'median' (per coordinate) of the views' refined positions;
-            the median ignores a single view that locked onto a look-alike structure.
-        max_shift: trust region, as a fraction of the (first refiner's) patch side: a refined
-            landmark that moved further than this from the global estimate keeps the global
-            estimate (the patch then most likely locked onto a look-alike structure). None: off.
-        freeze_coarse: train only the refiner (global weights from ``load_from``).
+    """A global top-down model plus local refiners on full-resolution patches.
+
+    Args (besides ``TopdownPoseEstimator``'s, which describe the global model):
+        refiner (dict | list[dict]): model config of the local model
+            (``type='TopdownPoseEstimator'``), or a list of them (an ensemble whose refined
+            positions are averaged).
+        patch_fraction (float | list[float]): patch side as a fraction of the global crop's
+            width at prediction time, one value or one per refiner; give the training
+            transform ``SampleRefinerPatches`` the same config value.
+        refine_steps (int): re-centred refinement rounds at prediction time.
+        test_shifts (sequence of (dx, dy)): patch-centre offsets (fractions of the side)
+            whose refined positions are combined at prediction time (test-time
+            augmentation); default: one patch.
+        test_scales (sequence of float): patch-side factors, each combined with every
+            shift (default: 1.0).
+        test_reduce (str): 'mean' or 'median' (per coordinate) of the views' refined
+            positions; the median ignores a single view that locked onto a look-alike.
+        max_shift (float, optional): trust region, as a fraction of the (first refiner's)
+            patch side: a refined landmark that moved further than this from the global
+            estimate keeps the global estimate (the patch then most likely locked onto a
+            look-alike structure). None: off.
+        freeze_coarse (bool): train only the refiner (global weights from ``load_from``).
     """
 
-    def __init__(self, refiner, patch_fraction=0.135, patches_per_image=8, jitter=0.12,
-                 rotate=15.0, scale_range=(0.85, 1.15), refine_steps=2, test_shifts=((0, 0), ),
-                 test_scales=(1.0, ), test_reduce='mean', max_shift=None, freeze_coarse=True,
-                 **kwargs):
+    def __init__(self, refiner: Union[dict, List[dict]],
+                 patch_fraction: Union[float, Sequence[float]] = 0.135, refine_steps: int = 2,
+                 test_shifts: Sequence[Sequence[float]] = ((0, 0), ),
+                 test_scales: Sequence[float] = (1.0, ), test_reduce: str = 'mean',
+                 max_shift: Optional[float] = None, freeze_coarse: bool = True, **kwargs):
+        moved = sorted(set(kwargs) & {'patches_per_image', 'jitter', 'rotate', 'scale_range'})
+        if moved:
+            raise TypeError(f"LandmarkCascade: {', '.join(moved)} moved to the train pipeline's "
+                            "SampleRefinerPatches (see configs/isbi2015/*cascade*.py)")
         super().__init__(**kwargs)
         ensemble = isinstance(refiner, (list, tuple))
         # MMEngine's ModuleList, not torch's: init_weights() must reach every refiner (with
         # torch's, the heads keep PyTorch's default init and train ~2x worse)
         self.refiner = (ModuleList(MODELS.build(r) for r in refiner) if ensemble
                         else MODELS.build(refiner))
-        n = len(self.refiners)
-        self.patch_fraction = _per_refiner(patch_fraction, n, 'patch_fraction', float)
-        self.jitter = _per_refiner(jitter, n, 'jitter', float)
-        self.rotate = _per_refiner(rotate, n, 'rotate', float)
-        self.scale_range = _per_refiner(scale_range, n, 'scale_range', tuple, pairs=True)
-        self.patches_per_image = int(patches_per_image)
+        self.patch_fraction = per_refiner(patch_fraction, len(self.refiners), 'patch_fraction',
+                                          float)
         self.refine_steps = int(refine_steps)
         self.max_shift = None if max_shift is None else float(max_shift)
         self.test_shifts = np.asarray(test_shifts, np.float32).reshape(-1, 2)
@@ -82,11 +98,9 @@ class LandmarkCascade(TopdownPoseEstimator):
             raise ValueError(f"test_reduce must be 'mean' or 'median', got {test_reduce!r}")
         self.test_reduce = test_reduce
         self.freeze_coarse = bool(freeze_coarse)
-        # drawn from numpy's global state, so MMEngine's `randomness=dict(seed=...)` fixes it
-        self._rng = np.random.default_rng(np.random.randint(2 ** 31))
 
     @property
-    def refiners(self):
+    def refiners(self) -> list:
         """The refiner models as a list (one entry unless ``refiner`` was a list)."""
         return list(self.refiner) if isinstance(self.refiner, ModuleList) else [self.refiner]
 
@@ -100,36 +114,30 @@ class LandmarkCascade(TopdownPoseEstimator):
         return data_sample.full_image
 
     @staticmethod
-    def _crop_width(data_sample):
+    def _crop_width(data_sample) -> float:
         """Width (pixels) of the global crop: patch sides are fractions of it."""
         return float(np.asarray(data_sample.input_scale).reshape(-1)[0])
 
     @staticmethod
-    def _patch_size(refiner):
+    def _patch_size(refiner) -> Tuple[int, int]:
         return tuple(int(v) for v in refiner.head.decoder.input_size)
 
-    def _cut(self, image, centres, sides, angles, patch_size):
+    def _normalise(self, patches: np.ndarray) -> Tensor:
+        """uint8 patches (N, C, h, w) -> refiner input, by this model's data preprocessor
+        (channel order, mean/std, device): the same mapping the global model's input gets."""
+        data = self.data_preprocessor(dict(inputs=torch.from_numpy(patches), data_samples=[]),
+                                      training=False)
+        return data['inputs']
+
+    def _cut(self, image: np.ndarray, centres: np.ndarray, sides, angles,
+             patch_size: Tuple[int, int]) -> Tuple[Tensor, np.ndarray]:
         """Warp square patches (centre, side px, rotation deg) to the refiner's input size;
         returns the normalised batch and each patch's image->patch affine matrix."""
-        patches, warps = [], []
-        for centre, side, angle in zip(centres, sides, angles):
-            warp = get_warp_matrix(np.asarray(centre, np.float32), np.array([side, side], np.float32),
-                                   float(angle), patch_size)
-            patches.append(cv2.warpAffine(image, warp, patch_size, flags=cv2.INTER_LINEAR))
-            warps.append(warp)
-        batch = torch.from_numpy(np.stack(patches)).to(self.data_preprocessor.mean.device)
-        batch = batch.permute(0, 3, 1, 2).float()
-        if getattr(self.data_preprocessor, '_channel_conversion', False):
-            batch = batch[:, [2, 1, 0]]
-        batch = (batch - self.data_preprocessor.mean) / self.data_preprocessor.std
-        return batch, np.stack(warps)
-
-    @staticmethod
-    def _affine(warp, points):
-        return points @ warp[:, :2].T + warp[:, 2]
+        patches, warps = warp_patches(image, centres, sides, angles, patch_size)
+        return self._normalise(patches), warps
 
     # ----------------------------------------------------------------- training -------
-    def loss(self, inputs, data_samples):
+    def loss(self, inputs: Tensor, data_samples: list) -> Dict[str, Tensor]:
         losses = {}
         if not self.freeze_coarse:
             losses.update(super().loss(inputs, data_samples))
@@ -138,40 +146,32 @@ class LandmarkCascade(TopdownPoseEstimator):
             losses[name] = self._refiner_loss(i, refiner, data_samples)
         return losses
 
-    def _refiner_loss(self, i, refiner, data_samples):
-        """Refiner ``i``'s heatmap loss on random patches around the ground truth."""
-        codec, patch_size = refiner.head.decoder, self._patch_size(refiner)
-        patches, targets, weights = [], [], []
+    def _refiner_loss(self, i: int, refiner, data_samples: list) -> Tensor:
+        """Refiner ``i``'s heatmap loss on the patches ``SampleRefinerPatches`` cut."""
+        packs = []
         for sample in data_samples:
-            image = self._full_image(sample)
-            ann = sample.raw_ann_info
-            kpts = np.asarray(ann['keypoints'], np.float32).reshape(-1, 3)
-            visible = kpts[:, 2] > 0
-            choices = np.flatnonzero(visible)
-            if choices.size == 0:
-                continue
-            picked = self._rng.choice(choices, min(self.patches_per_image, choices.size),
-                                      replace=False)
-            n = len(picked)
-            side = (self.patch_fraction[i] * self._crop_width(sample)
-                    * self._rng.uniform(*self.scale_range[i], n))
-            centres = kpts[picked, :2] + self._rng.normal(0, self.jitter[i], (n, 2)) * side[:, None]
-            angles = self._rng.uniform(-self.rotate[i], self.rotate[i], n)
-            batch, warps = self._cut(image, centres, side, angles, patch_size)
-            patches.append(batch)
-            for warp in warps:
-                enc = codec.encode(self._affine(warp, kpts[:, :2])[None], visible[None])
-                targets.append(enc['heatmaps'])
-                weights.append(enc['keypoint_weights'][0])
-        if not patches:
+            if 'refiner_patches' not in sample:
+                raise KeyError(
+                    "LandmarkCascade trains its refiners on the pipeline's patches: add "
+                    "dict(type='SampleRefinerPatches', ...) before TopdownAffine in the train "
+                    "pipeline and 'refiner_patches' to PackPoseInputs' meta_keys (see "
+                    "configs/isbi2015/*cascade*.py)")
+            if len(sample.refiner_patches) != len(self.refiners):
+                raise ValueError(f'SampleRefinerPatches cut patches for '
+                                 f'{len(sample.refiner_patches)} refiners, the model has '
+                                 f'{len(self.refiners)}')
+            pack = sample.refiner_patches[i]
+            if len(pack['inputs']):
+                packs.append(pack)
+        if not packs:
             return sum(p.sum() * 0 for p in refiner.parameters())
-        device = patches[0].device
-        pred = refiner.head.forward(refiner.extract_feat(torch.cat(patches)))
-        target = torch.from_numpy(np.stack(targets)).to(device)
-        weight = torch.from_numpy(np.stack(weights)).to(device)
+        batch = self._normalise(np.concatenate([p['inputs'] for p in packs]))
+        pred = refiner.head.forward(refiner.extract_feat(batch))
+        target, weight = (torch.from_numpy(np.concatenate([p[key] for p in packs])).to(batch.device)
+                          for key in ('heatmaps', 'keypoint_weights'))
         return refiner.head.loss_module(pred, target, weight)
 
-    def train(self, mode=True):
+    def train(self, mode: bool = True):
         super().train(mode)
         if mode and self.freeze_coarse:    # frozen global model: keep its BN statistics
             for name in ('backbone', 'neck', 'head'):
@@ -233,17 +233,5 @@ class LandmarkCascade(TopdownPoseEstimator):
         channel = np.tile(np.arange(K), S)              # patch i is read in its landmark's channel
         own = heatmaps[torch.arange(S * K), torch.from_numpy(channel)].cpu().numpy()
         local, scores = refiner.head.decoder.decode(own)   # (1, S*K, 2) in patch pixels
-        out = np.stack([self._affine(cv2.invertAffineTransform(w), p[None])[0]
-                        for w, p in zip(warps, local[0])])
+        out = np.stack([to_image(w, p[None])[0] for w, p in zip(warps, local[0])])
         return out.reshape(S, K, 2), scores[0].reshape(S, K)
-
-
-def _per_refiner(value, n, name, cast, pairs=False):
-    """One value per refiner: a shared value is repeated, a list must have one per refiner."""
-    values = [value] if (not isinstance(value, (list, tuple))
-                         or (pairs and not isinstance(value[0], (list, tuple)))) else list(value)
-    if len(values) == 1:
-        values = values * n
-    if len(values) != n:
-        raise ValueError(f'{name}: {len(values)} values for {n} refiners')
-    return [cast(v) for v in values]

@@ -23,6 +23,16 @@ they are used (found by fuzzing, tests/test_fuzz_parsers.py):
 - the unpickler is the pure-Python one, whose memo is a dict: the C one grows its memo
   table to any index an opcode names (one 6-byte opcode asks for gigabytes), and lengths
   announced in the stream are never allocated before the bytes are there.
+
+Those checks rest on internals of pickle, numpy and pandas (``pickle._Unpickler``, the
+names a DataFrame pickle uses, the block manager), which an upgrade may change. So the
+untrusted file is never unpickled in the converter's own process: :func:`load_dataframe`
+unpickles it in a forked child under a memory and CPU-time limit (:mod:`.pickle_sandbox`).
+An upgrade that breaks an assumption then costs a refused file, not a crashed or
+exhausted converter: a child that dies, runs out of memory or time is reported as one
+``ConversionError`` naming the file. The allow-list stays what keeps code from running:
+a global it does not name is refused in any version. The child hands the checked frame
+back as pandas' own pickle of it, which the parent reads with the same allow-list.
 """
 import io
 import math
@@ -290,7 +300,26 @@ def _check_frame(frame, path, size):
 
 
 def load_dataframe(path):
-    """Unpickle ``path`` safely and return the pandas DataFrame it holds."""
+    """Unpickle ``path`` safely (in a resource-limited child process) and return the pandas
+    DataFrame it holds; every failure is a :class:`ConversionError` naming ``path``."""
+    from .pickle_sandbox import run_limited
+    data = run_limited(_dataframe_pickle, path, budget_bytes=os.path.getsize(path)
+                       if os.path.isfile(path) else 0)
+    try:
+        return SafeUnpickler(io.BytesIO(data), path).load()
+    except ConversionError:
+        raise
+    except Exception as err:  # pandas' own pickle of a checked frame: not expected
+        raise ConversionError(path, f'not a readable pickle: {type(err).__name__}: {err}') from None
+
+
+def _dataframe_pickle(path):
+    """In the child: load and check ``path``; return pandas' own pickle of the frame."""
+    return pickle.dumps(load_dataframe_here(path), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def load_dataframe_here(path):
+    """Unpickle ``path`` in this process (the checks, without the child's limits)."""
     import pandas as pd
     try:
         with open(path, 'rb') as f:

@@ -347,3 +347,22 @@ def test_rerun_replaces_images(tmp_path):
     rc, out = convert(make_frame(n=4, depth=False), tmp_path)
     assert rc == 0 and len(os.listdir(out / 'images')) == 4
     assert not [n for n in os.listdir(out) if n.startswith('.')]
+
+
+def test_pickle_loader_runs_in_a_limited_child(tmp_path):
+    """An input that crashes the interpreter or asks for gigabytes kills only the child
+    process that unpickles it: the converter gets one error naming the file."""
+    import os
+    import signal
+
+    from data_converters.errors import ConversionError
+    from data_converters.pickle_sandbox import run_limited
+
+    path = str(tmp_path / 'x.pkl')
+    with pytest.raises(ConversionError, match=r'x\.pkl: the loader process died on this file'):
+        run_limited(lambda p: os.kill(os.getpid(), signal.SIGKILL), path)
+    with pytest.raises(ConversionError, match=r'x\.pkl: not a readable pickle: .*memory'):
+        run_limited(lambda p: bytes(1 << 40), path)
+    with pytest.raises(ConversionError, match=r'^x: refused$'):
+        run_limited(lambda p: (_ for _ in ()).throw(ConversionError('x', 'refused')), path)
+    assert run_limited(lambda p: p.encode(), path) == path.encode()

@@ -21,7 +21,7 @@ patch_fraction = [0.135, 0.16]
 model = dict(
     refiner=[{{_base_.model.refiner}}, {{_base_.model.refiner}}],
     patch_fraction=patch_fraction)
-input_size = (448, 576)
+input_size = {{_base_.input_size}}
 train_pipeline = [
     dict(type='LoadCephalogram'),
     dict(type='GetBBoxCenterScale', padding=1.0),

@@ -33,7 +33,8 @@ __all__ = ['CocoFormatError', 'CATEGORY_ID', 'coco_category', 'coco_image', 'coc
 
 CATEGORY_ID = 1
 VISIBILITIES = (0, 1, 2)     # COCO: not labelled, labelled but hidden, labelled and visible
-LABELLED, MISSING = [2], [0.0, 0.0, 0]   # the visibility of a labelled point, a missing point
+VISIBLE = 2                     # the converters write every labelled landmark as visible
+MISSING_POINT = (0.0, 0.0, 0)   # a landmark the annotation lacks: never invented
 
 
 # --------------------------------------------------------------------------- writing
@@ -62,8 +63,11 @@ def coco_annotation(ann_id: int, image_id: int, points: Sequence, bbox: Sequence
     keypoint; ``bbox`` is ``[x, y, w, h]`` in pixels."""
     flat, labelled = [], 0
     for p in points:
-        flat += MISSING if p is None else [round(float(p[0]), 3), round(float(p[1]), 3)] + LABELLED
-        labelled += p is not None
+        if p is None:
+            flat += MISSING_POINT
+        else:
+            flat += [round(float(p[0]), 3), round(float(p[1]), 3), VISIBLE]
+            labelled += 1
     x, y, w, h = (round(float(v), 3) for v in bbox)
     return dict(id=ann_id, image_id=image_id, category_id=CATEGORY_ID, iscrowd=0, keypoints=flat,
                 num_keypoints=labelled, bbox=[x, y, w, h],

@@ -199,7 +199,7 @@ def test_score_falls_as_the_refinement_moves_the_point():
 def test_config_builds_predicts_and_trains_on_regression_targets(tmp_path):
     init_default_scope('mmpose')
     cfg = Config.fromfile(CONFIG)
-    assert cfg.custom_imports['imports'] == ['mmceph']
+    assert cfg.custom_imports['imports'] == ['mmceph.registration']
     assert cfg.codec == dict(type='RegressionLabel', input_size=(448, 576))
     w, h = cfg.model.head.decoder.input_size
     model = MODELS.build(cfg.model).eval()

@@ -65,6 +65,10 @@ def parse_args(argv=None):
                    help='refuse images with more pixels than this, checked before decoding '
                         '(decompression bombs; default: %(default)s)')
     p.add_argument('--no-overlay', action='store_true', help='skip the overlay PNGs')
+    p.add_argument('--no-orientation-check', action='store_true',
+                   help='skip the quality gate\'s check for mirrored or upside-down images '
+                        '(it predicts twice more per image; only for images known to be '
+                        'the right way round)')
     p.add_argument('--debug', action='store_true', help='show tracebacks of errors')
     args = p.parse_args(argv)
     from mmceph.apis.image_io import check_spacing
@@ -163,7 +167,8 @@ def predict_all(args, inputs):
     from mmceph.apis.overlay import draw_overlay
     from mmceph.utils.atomic import write_atomic
     from mmceph.utils.cli import UsageError
-    predictor = LandmarkPredictor(args.config, args.checkpoint, args.device)
+    predictor = LandmarkPredictor(args.config, args.checkpoint, args.device,
+                                  check_orientation=not args.no_orientation_check)
     protected = {osp.realpath(f) for f, _ in inputs}
     rows, failures, statuses = [], [], []
     for path, rel in tqdm(inputs, desc='images', unit='img', disable=len(inputs) < 2):

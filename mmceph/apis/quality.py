@@ -27,8 +27,8 @@ import numpy as np
 
 MIN_SIDE = 128                 # px: smaller is a thumbnail, not a radiograph
 BLANK_STD = 4.0                # grey levels (of 255, after windowing): a flat frame
-LOW_CONFIDENCE = 0.25          # a landmark below this is flagged
-IMAGE_CONFIDENCE = 0.35        # the median landmark below this: not a judgeable image
+LOW_CONFIDENCE = 0.4           # a landmark below this is flagged
+IMAGE_CONFIDENCE = 0.45        # the median landmark below this: not a judgeable image
 MAX_FLAGGED_FRACTION = 0.25    # more flagged landmarks than this: rejected
 ORIENTATION_MARGIN = 0.1       # median confidence gained by re-orienting: wrong way round
 ORIENTATIONS = {'mirrored': lambda a: a[:, ::-1], 'upside down': lambda a: a[::-1, ::-1]}

@@ -11,7 +11,8 @@ best_MRE.pth. Measured:
   model trained on top of another (``load_from`` of a ``LandmarkCascade``), the time and
   epochs of that stage-1 work dir are added, so the figure is the whole training budget;
 - test metrics: MMEngine's runner on the config's test split (ISBI: Test1) with best_MRE.pth;
-- inference: ``LandmarkPredictor.predict`` (read, crop, model, decode) on ``--images``
+- inference: ``LandmarkPredictor.predict`` (read, crop, model, decode; without the quality
+  gate's orientation check, which adds two passes) on ``--images``
   test images after 2 warm-ups, median, ``--threads`` torch threads;
 - GFLOPs: MMEngine's counter on the model's tensor forward at its input size; a
   cascade adds refine_steps x test views x K patches of each of its refiners.
@@ -104,7 +105,8 @@ def measure(name, config, work_dir, args):
     cfg.test_evaluator['clinical'] = False      # landmark metrics only: faster
     metrics = Runner.from_cfg(cfg).test()
 
-    predictor = LandmarkPredictor(config, checkpoint)
+    # the model's own cost: without the quality gate's two re-oriented passes
+    predictor = LandmarkPredictor(config, checkpoint, check_orientation=False)
     ds = cfg.test_dataloader.dataset
     with open(osp.join(ds.data_root, ds.ann_file)) as f:
         images = json.load(f)['images']

@@ -45,7 +45,7 @@ def confidence_table(dump):
           f'the rest {e[~low].mean():.3f} ({e[low].mean() / e[~low].mean():.2f}x)')
     print('\n| confidence | landmarks | mean error | median error | > 4 mm |')
     print('|---|---|---|---|---|')
-    edges = [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0001]
+    edges = [0, 0.2, 0.4, 0.6, 0.8, 1.0001]
     for a, b in zip(edges[:-1], edges[1:]):
         m = (s >= a) & (s < b)
         if m.any():
@@ -55,13 +55,20 @@ def confidence_table(dump):
           'of errors > 4 mm caught |')
     print('|---|---|---|---|---|')
     big = e > 4
-    for t in (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4):
+    for t in (0.2, 0.3, 0.4, 0.45, 0.5, 0.6, 0.7):
         m = s < t
         print(f'| {t:.2f} | {100 * m.mean():.1f} % | {e[m].mean() if m.any() else float("nan"):.3f} | '
               f'{e[~m].mean():.3f} | {100 * (m & big).sum() / max(big.sum(), 1):.1f} % |')
     per_image = [np.median(np.clip(img['scores'], 0, 1)) for img in doc['images']]
     print(f'\nmedian landmark confidence per image: min {np.min(per_image):.3f}, '
           f'5th percentile {np.percentile(per_image, 5):.3f}, median {np.median(per_image):.3f}')
+    from mmceph.apis.quality import IMAGE_CONFIDENCE, LOW_CONFIDENCE
+    m = s < LOW_CONFIDENCE
+    print(f'chosen thresholds (mmceph/apis/quality.py): a landmark is flagged below '
+          f'{LOW_CONFIDENCE} ({m.sum()} of {len(s)} here, mean error '
+          f'{e[m].mean() if m.any() else float("nan"):.3f} against {e[~m].mean():.3f}); an image is '
+          f'rejected when its median is below {IMAGE_CONFIDENCE} '
+          f'({sum(v < IMAGE_CONFIDENCE for v in per_image)} of {len(per_image)} here)')
 
 
 def _spearman(a, b):
@@ -98,13 +105,17 @@ def gate_table(config, checkpoint, images):
                 result, _, _ = predictor.predict(out)
                 conf = [lm['confidence'] for lm in result['landmarks']] or [0.0]
                 rows.setdefault(name, []).append((float(np.median(conf)), result['status']))
+    ok = [v[0] for v in rows['radiograph']]
+    worst = max(v[0] for name, vals in rows.items() if name != 'radiograph' for v in vals)
     print(f'\nquality gate on {len(images)} radiograph(s) and what was made of them:')
-    print('| image | median confidence (mean over images) | status |')
+    print('| image | median landmark confidence: mean (min-max) over images | status |')
     print('|---|---|---|')
     for name, vals in rows.items():
         statuses = ', '.join(f'{s} {sum(v[1] == s for v in vals)}' for s in
                              ('ok', 'review', 'rejected') if any(v[1] == s for v in vals))
-        print(f'| {name} | {np.mean([v[0] for v in vals]):.3f} | {statuses} |')
+        c = [v[0] for v in vals]
+        print(f'| {name} | {np.mean(c):.3f} ({min(c):.3f}-{max(c):.3f}) | {statuses} |')
+    print(f'lowest radiograph {min(ok):.3f}, highest of the rest {worst:.3f}')
 
 
 def main(argv=None):

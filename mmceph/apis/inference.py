@@ -16,6 +16,7 @@ from mmengine.config import Config
 from mmpose.apis import inference_topdown, init_model
 
 from ..clinical import MEASUREMENT_LANDMARKS, MEASUREMENT_LINES, UNITS, analyse
+from ..formats.roi_prior import to_pixels_xyxy
 from ..metainfo.isbi2015 import KEYPOINTS as ISBI_KEYPOINTS
 from .checkpoint import load_fitting_checkpoint
 from .image_io import DEFAULT_MAX_PIXELS, ImageReadError, read_image, to_uint8_bgr
@@ -54,8 +55,9 @@ class LandmarkPredictor:
         return sorted({pair for pairs in MEASUREMENT_LINES.values() for pair in pairs})
 
     def roi_bbox(self, width, height):
-        x0, y0, x1, y1 = self.roi_prior or (0.0, 0.0, 1.0, 1.0)
-        return np.array([[x0 * width, y0 * height, x1 * width, y1 * height]], np.float32)
+        """The crop of an image of this size: the ROI prior, or the whole image."""
+        roi = self.roi_prior or (0.0, 0.0, 1.0, 1.0)
+        return np.array([to_pixels_xyxy(roi, width, height)], np.float32)
 
     def predict(self, path, pixel_spacing: Optional[Sequence[float]] = None,
                 max_pixels: int = DEFAULT_MAX_PIXELS):

@@ -15,6 +15,7 @@ from mmcv.transforms import BaseTransform
 from mmpose.registry import TRANSFORMS
 
 from ..apis.image_io import read_image, to_uint8_bgr
+from ..formats.roi_prior import to_pixels_xyxy
 
 
 @TRANSFORMS.register_module()
@@ -45,8 +46,7 @@ class ApplyRoiPrior(BaseTransform):
         if roi is None:
             return results
         h, w = results['img'].shape[:2]
-        x0, y0, x1, y1 = roi
-        results['bbox'] = np.array([[x0 * w, y0 * h, x1 * w, y1 * h]], np.float32)
+        results['bbox'] = np.array([to_pixels_xyxy(roi, w, h)], np.float32)
         results['bbox_score'] = np.ones(1, np.float32)
         return results
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(REPO, 'configs/synthetic/td-hm_hrnetv2-w18-small_1xb8-30e_synthetic-160x192.py')
+CONFIG = osp.join(REPO, 'configs/synthetic/td-hm_hrnetv2-w18-small_1xb8-30e_synthetic-192x160.py')
 BIN = osp.dirname(sys.executable)
 ISBI_ROOT = os.environ.get('MMCEPH_ISBI_ROOT',
                            osp.join(REPO, '..', 'shared', 'data', 'isbi2015'))

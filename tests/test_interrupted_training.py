@@ -15,7 +15,7 @@ from mmceph.engine import AtomicLocalBackend
 from mmengine.runner import CheckpointLoader
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(REPO, 'configs/synthetic/td-hm_hrnetv2-w18-small_1xb8-30e_synthetic-160x192.py')
+CONFIG = osp.join(REPO, 'configs/synthetic/td-hm_hrnetv2-w18-small_1xb8-30e_synthetic-192x160.py')
 EPOCHS = 5
 
 

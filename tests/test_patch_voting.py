@@ -17,7 +17,7 @@ from mmceph.codecs.patch_voting import PatchVotingLabel, inverse_log_scale, log_
 from tiny_models import TINY_HRNET
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(REPO, 'configs', 'isbi2015', 'td-vote_s2d-hrnetv2-w18_1xb4-100e_isbi2015-448x576.py')
+CONFIG = osp.join(REPO, 'configs', 'isbi2015', 'td-vote_s2d-hrnetv2-w18_1xb4-100e_isbi2015-576x448.py')
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 

@@ -56,7 +56,7 @@ def test_config_custom_imports_register_everything_and_the_allow_list():
     ``init_model`` and ``MMPoseInferencer`` need) and the checkpoint allow-list."""
     out = python(
         'from mmengine.config import Config\n'
-        "Config.fromfile('configs/synthetic/td-hm_hrnetv2-w18-small_1xb8-30e_synthetic-160x192.py')\n"
+        "Config.fromfile('configs/synthetic/td-hm_hrnetv2-w18-small_1xb8-30e_synthetic-192x160.py')\n"
         'import torch.serialization as s, mmpose.registry as r\n'
         f'expected = {EXPECTED!r}\n'
         'missing = [n for k, names in expected.items() for n in names\n'

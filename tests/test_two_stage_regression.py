@@ -20,7 +20,7 @@ from tiny_models import TINY_HRNET
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(REPO, 'configs', 'isbi2015',
-                  'td-reg_twostage-hrnetv2-w18_1xb4-100e_isbi2015-448x576.py')
+                  'td-reg_twostage-hrnetv2-w18_1xb4-100e_isbi2015-576x448.py')
 K = 5
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')

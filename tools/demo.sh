@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
-CONFIG=configs/synthetic/td-hm_hrnetv2-w18-small_1xb8-30e_synthetic-160x192.py
+CONFIG=configs/synthetic/td-hm_hrnetv2-w18-small_1xb8-30e_synthetic-192x160.py
 WORK=work_dirs/demo
 say() { printf '\n=== %s\n' "$*"; }
 start=$(date +%s)

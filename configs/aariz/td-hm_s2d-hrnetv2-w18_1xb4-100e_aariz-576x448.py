@@ -8,7 +8,7 @@
 # save_best must then be 'MRE_px'. The reference annotation is recorded in the JSON and
 # logged by the metric.
 # Selection: by MRE on Valid; test with Test.
-_base_ = ['../isbi2015/td-hm_s2d-hrnetv2-w18_1xb4-100e_isbi2015-448x576.py']
+_base_ = ['../isbi2015/td-hm_s2d-hrnetv2-w18_1xb4-100e_isbi2015-576x448.py']
 
 data_root = 'data/aariz/'
 dataset_type = 'AarizDataset'

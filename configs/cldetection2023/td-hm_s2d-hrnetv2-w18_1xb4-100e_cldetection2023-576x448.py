@@ -8,7 +8,7 @@
 #        a seeded 300/50/50 split of the 400 released training images, or --split-file)
 # Selection: by MRE on val; test with the test split. Reference: the official MMPose
 # baseline reached 2.199 mm MRE / 65.5 % SDR 2 mm on its own 50-image split.
-_base_ = ['../isbi2015/td-hm_s2d-hrnetv2-w18_1xb4-100e_isbi2015-448x576.py']
+_base_ = ['../isbi2015/td-hm_s2d-hrnetv2-w18_1xb4-100e_isbi2015-576x448.py']
 
 data_root = 'data/cldetection2023/'
 dataset_type = 'CLDetection2023Dataset'

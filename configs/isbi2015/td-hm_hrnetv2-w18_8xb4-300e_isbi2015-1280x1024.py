@@ -1,7 +1,7 @@
-# Full-resolution variant for GPUs (8 GPUs x 4 images): the ROI crop at 1024x1280
-# (about 0.14 mm per input pixel), 300 epochs. Everything else as the 448x576 recipe.
+# Full-resolution variant for GPUs (8 GPUs x 4 images): the ROI crop at 1280x1024
+# (about 0.14 mm per input pixel), 300 epochs. Everything else as the 576x448 recipe.
 #   mim train mmceph THIS_CONFIG --launcher pytorch --gpus 8
-_base_ = ['./td-hm_hrnetv2-w18_1xb4-100e_isbi2015-448x576.py']
+_base_ = ['./td-hm_hrnetv2-w18_1xb4-100e_isbi2015-576x448.py']
 
 input_size = (1024, 1280)
 max_epochs = 300
@@ -19,14 +19,14 @@ train_pipeline = [
     dict(type='GetBBoxCenterScale', padding=1.0),
     dict(type='RandomBBoxTransform', shift_factor=0.05, scale_factor=(0.9, 1.1),
          rotate_factor=10.0),
-    dict(type='TopdownAffine', input_size=input_size),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs')]
 val_pipeline = [
     dict(type='LoadCephalogram'),
     dict(type='ApplyRoiPrior'),
     dict(type='GetBBoxCenterScale', padding=1.0),
-    dict(type='TopdownAffine', input_size=input_size),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='PackPoseInputs')]
 train_dataloader = dict(batch_size=4, num_workers=4, dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(batch_size=4, num_workers=4, dataset=dict(pipeline=val_pipeline))

@@ -5,11 +5,12 @@
 # the side), their refined positions averaged. Cost per image: 1.36 GFLOPs global +
 # 5 x 19 x 0.10 GFLOPs refiner = 11.2 GFLOPs (test_shifts=[[0, 0]]: 3.3 GFLOPs).
 #
-# Stage 1: mim train mmceph td-hm_s2d-hrnetv2-w18_1xb4-100e_isbi2015-448x576.py \
+# Stage 1: mim train mmceph td-hm_s2d-hrnetv2-w18_1xb4-100e_isbi2015-576x448.py \
 #              --work-dir work_dirs/isbi_s2d-hrnetv2
 # Stage 2: mim train mmceph THIS_CONFIG --work-dir work_dirs/isbi_s2d-cascade
 #          (--cfg-options load_from=... if your stage-1 checkpoint lives elsewhere)
-_base_ = ['./td-hm_s2d-hrnetv2-w18_1xb4-100e_isbi2015-448x576.py']
+_base_ = ['./td-hm_s2d-hrnetv2-w18_1xb4-100e_isbi2015-576x448.py',
+          '../_base_/models/hrnetv2_w18_refiner.py']
 
 load_from = 'work_dirs/isbi_s2d-hrnetv2/best_MRE.pth'
 max_epochs = 60
@@ -19,7 +20,7 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', begin=0, end=max_epochs, T_max=max_epochs,
          eta_min=1e-5, by_epoch=True)]
 
-input_size = (448, 576)
+input_size = {{_base_.codec.input_size}}   # the global model's crop (w, h)
 patch_size = (128, 128)
 patch_codec = dict(type='CompensatedHeatmap', input_size=patch_size,
                    heatmap_size=(patch_size[0] // 4, patch_size[1] // 4), sigma=2)
@@ -36,19 +37,7 @@ model = dict(
     test_shifts=((0, 0), (0.15, 0), (-0.15, 0), (0, 0.15), (0, -0.15)),
     refiner=dict(
         type='TopdownPoseEstimator',
-        backbone=dict(
-            type='S2DHRNet', in_channels=3, downscale=2,
-            extra=dict(
-                stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK',
-                            num_blocks=(2, ), num_channels=(32, )),
-                stage2=dict(num_modules=1, num_branches=2, block='BASIC',
-                            num_blocks=(2, 2), num_channels=(18, 36)),
-                stage3=dict(num_modules=2, num_branches=3, block='BASIC',
-                            num_blocks=(2, 2, 2), num_channels=(18, 36, 72)),
-                stage4=dict(num_modules=1, num_branches=4, block='BASIC',
-                            num_blocks=(2, 2, 2, 2), num_channels=(18, 36, 72, 144),
-                            multiscale_output=True),
-                upsample=dict(mode='bilinear', align_corners=False))),
+        backbone={{_base_.refiner_backbone}},
         neck=dict(type='FeatureMapProcessor', concat=True),
         head=dict(type='DepthToSpaceHeatmapHead', in_channels=270, out_channels=19,
                   upscale=2, conv_out_channels=(270, ), conv_kernel_sizes=(1, ),

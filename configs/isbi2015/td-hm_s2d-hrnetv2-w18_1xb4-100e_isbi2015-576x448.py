@@ -1,11 +1,11 @@
 # ISBI 2015, mmceph's low-cost recipe: S2D-HRNetV2-W18 (r=4) + depth-to-space head +
-# CompensatedHeatmap, on the ROI-prior crop at 448x576 (about 0.31 mm per input pixel).
+# CompensatedHeatmap, on the ROI-prior crop at 576x448 (about 0.31 mm per input pixel).
 # CPU-affordable (1.3 GFLOPs per image). For GPUs see the 1024x1024 variant.
 #
 # Data: python -m data_converters isbi2015 --root /path/to/ISBI2015 --out data/isbi2015
 #       ln -s /path/to/ISBI2015 data/isbi2015/raw      (file_name is relative to the root)
 # Selection: by MRE on Test1 (val = test1, as the challenge's first test set).
-_base_ = ['../_base_/default_runtime.py']
+_base_ = ['../_base_/default_runtime.py', '../_base_/models/hrnetv2_w18.py']
 
 data_root = 'data/isbi2015/'
 input_size = (448, 576)   # (w, h): about the ROI prior's aspect ratio; stock HRNet needs multiples of 32
@@ -29,19 +29,7 @@ model = dict(
     type='TopdownPoseEstimator',
     data_preprocessor=dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
                            std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
-    backbone=dict(
-        type='S2DHRNet', in_channels=3, downscale=4,
-        extra=dict(
-            stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK',
-                        num_blocks=(4, ), num_channels=(64, )),
-            stage2=dict(num_modules=1, num_branches=2, block='BASIC',
-                        num_blocks=(4, 4), num_channels=(18, 36)),
-            stage3=dict(num_modules=4, num_branches=3, block='BASIC',
-                        num_blocks=(4, 4, 4), num_channels=(18, 36, 72)),
-            stage4=dict(num_modules=3, num_branches=4, block='BASIC',
-                        num_blocks=(4, 4, 4, 4), num_channels=(18, 36, 72, 144),
-                        multiscale_output=True),
-            upsample=dict(mode='bilinear', align_corners=False))),
+    backbone={{_base_.s2d_hrnetv2_w18}},
     neck=dict(type='FeatureMapProcessor', concat=True),
     head=dict(type='DepthToSpaceHeatmapHead', in_channels=270, out_channels=19, upscale=4,
               conv_out_channels=(270, ), conv_kernel_sizes=(1, ),
@@ -56,14 +44,14 @@ train_pipeline = [
     dict(type='GetBBoxCenterScale', padding=1.0),
     dict(type='RandomBBoxTransform', shift_factor=0.05, scale_factor=(0.9, 1.1),
          rotate_factor=10.0),
-    dict(type='TopdownAffine', input_size=input_size),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs')]
 val_pipeline = [
     dict(type='LoadCephalogram'),
     dict(type='ApplyRoiPrior'),   # at inference: the model's ROI prior becomes the bbox
     dict(type='GetBBoxCenterScale', padding=1.0),
-    dict(type='TopdownAffine', input_size=input_size),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='PackPoseInputs')]
 
 train_dataloader = dict(

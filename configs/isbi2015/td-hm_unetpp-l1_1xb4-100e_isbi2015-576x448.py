@@ -3,10 +3,10 @@
 # UNet++ (depth 4, widths 24-48-96-192-384, VGG blocks) behind a space-to-depth stem
 # (PixelUnshuffle(4)), so the nested U-Net runs at 1/4 of the input, on the codec's grid,
 # and its top node X^{0,4} feeds a 1x1 conv to 19 heatmaps.
-# Cost at 448x576: 4.97 GFLOPs (MMEngine's counter, 1 multiply-add = 1 FLOP), 5.2 M params
+# Cost at 576x448: 4.97 GFLOPs (MMEngine's counter, 1 multiply-add = 1 FLOP), 5.2 M params
 # (base_channels=20: 3.48 GFLOPs, 3.6 M).
-# Input sides must be multiples of 64 (stride 4 x 2^depth): 448x576 is.
-_base_ = ['./td-hm_s2d-hrnetv2-w18_1xb4-100e_isbi2015-448x576.py']
+# Input sides must be multiples of 64 (stride 4 x 2^depth): 576x448 is.
+_base_ = ['./td-hm_s2d-hrnetv2-w18_1xb4-100e_isbi2015-576x448.py']
 
 model = dict(
     backbone=dict(_delete_=True, type='UNetPlusPlus', in_channels=3, depth=4,

@@ -3,7 +3,7 @@
 # schedule and evaluation are that recipe's, inherited from it).
 #
 # Stage 1: global average pool of the deepest HRNet branch + MLP -> all 19 landmarks
-# (normalised to [0, 1] of the 448x576 input). Stage 2: per landmark, roi_align of a
+# (normalised to [0, 1] of the 576x448 input). Stage 2: per landmark, roi_align of a
 # window of 1/8 of the input from the fused fine map (SemanticFusionNeck, stride 16)
 # around the stage-1 estimate; one shared refinement head predicts a residual.
 # Loss: L1 on stage 1 + sum over landmarks of L1 refinement losses. CEPHMark-Net uses MSE
@@ -15,7 +15,7 @@
 # so it trains on a CPU. Its finest map is at 1/16 of the input (~5 mm per cell at ISBI
 # scale); the refinement samples it bilinearly. On a GPU, stock HRNet (type='HRNet',
 # finest map at 1/4) gives the refinement finer features: set in_channels accordingly.
-_base_ = ['./td-hm_s2d-hrnetv2-w18_1xb4-100e_isbi2015-448x576.py']
+_base_ = ['./td-hm_s2d-hrnetv2-w18_1xb4-100e_isbi2015-576x448.py']
 
 input_size = (448, 576)   # (w, h), as the base; divisible by 4r = 16 for S2DHRNet
 num_keypoints = 19
@@ -27,19 +27,7 @@ model = dict(
     type='TopdownPoseEstimator',
     data_preprocessor=dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
                            std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
-    backbone=dict(
-        type='S2DHRNet', in_channels=3, downscale=4,
-        extra=dict(
-            stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK',
-                        num_blocks=(4, ), num_channels=(64, )),
-            stage2=dict(num_modules=1, num_branches=2, block='BASIC',
-                        num_blocks=(4, 4), num_channels=(18, 36)),
-            stage3=dict(num_modules=4, num_branches=3, block='BASIC',
-                        num_blocks=(4, 4, 4), num_channels=(18, 36, 72)),
-            stage4=dict(num_modules=3, num_branches=4, block='BASIC',
-                        num_blocks=(4, 4, 4, 4), num_channels=(18, 36, 72, 144),
-                        multiscale_output=True),
-            upsample=dict(mode='bilinear', align_corners=False))),
+    backbone={{_base_.s2d_hrnetv2_w18}},
     neck=dict(type='SemanticFusionNeck', in_channels=(18, 36, 72, 144), out_channels=64),
     head=dict(
         type='TwoStageRegressionHead', in_channels=(64, 144), num_joints=num_keypoints,
@@ -57,7 +45,7 @@ train_pipeline = [
     dict(type='GetBBoxCenterScale', padding=1.0),
     dict(type='RandomBBoxTransform', shift_factor=0.05, scale_factor=(0.9, 1.1),
          rotate_factor=10.0),
-    dict(type='TopdownAffine', input_size=input_size),
+    dict(type='TopdownAffine', input_size=regression_codec['input_size']),
     dict(type='GenerateTarget', encoder=regression_codec),
     dict(type='PackPoseInputs')]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

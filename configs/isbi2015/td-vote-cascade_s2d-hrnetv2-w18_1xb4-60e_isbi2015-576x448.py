@@ -8,7 +8,7 @@
 #   mim test mmceph THIS_CONFIG --checkpoint work_dirs/isbi_vote-cascade/vote+refiner.pth
 # or train a refiner of its own on top of the voting model:
 #   mim train mmceph THIS_CONFIG --cfg-options load_from=work_dirs/isbi_vote/best_MRE.pth
-_base_ = ['./td-hm_s2d-hrnetv2-w18-cascade_1xb4-60e_isbi2015-448x576.py']
+_base_ = ['./td-hm_s2d-hrnetv2-w18-cascade_1xb4-60e_isbi2015-576x448.py']
 
 load_from = 'work_dirs/isbi_vote/best_MRE.pth'
 input_size = (448, 576)
@@ -26,7 +26,7 @@ train_pipeline = [
     dict(type='RandomBBoxTransform', shift_factor=0.05, scale_factor=(0.9, 1.1),
          rotate_factor=10.0),
     {{_base_.sample_patches}},
-    dict(type='TopdownAffine', input_size=input_size),
+    dict(type='TopdownAffine', input_size=vote_codec['input_size']),
     dict(type='GenerateTarget', encoder=vote_codec),
     dict(type='PackPoseInputs', meta_keys={{_base_.meta_keys}})]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -1,10 +1,10 @@
 # ISBI 2015, global patch voting (Noothout et al. 2020) on mmceph's S2D-HRNetV2-W18:
-# the concatenated HRNetV2 features at stride 16 (28x36 cells for a 448x576 input) vote,
+# the concatenated HRNetV2 features at stride 16 (36x28 cells, HxW, for a 576x448 input) vote,
 # per landmark, with a presence probability and a log-scaled displacement per 16x16 patch;
 # the landmark is the probability-weighted mean of the 9 most probable votes.
 # Data, schedule, pipelines and evaluation: as the heatmap recipe this file inherits.
 # The paper's optional local refinement stage is not part of this recipe.
-_base_ = ['./td-hm_s2d-hrnetv2-w18_1xb4-100e_isbi2015-448x576.py']
+_base_ = ['./td-hm_s2d-hrnetv2-w18_1xb4-100e_isbi2015-576x448.py']
 
 input_size = (448, 576)
 patch_size = 16
@@ -17,19 +17,7 @@ model = dict(
     type='TopdownPoseEstimator',
     data_preprocessor=dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
                            std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
-    backbone=dict(
-        type='S2DHRNet', in_channels=3, downscale=4,
-        extra=dict(
-            stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK',
-                        num_blocks=(4, ), num_channels=(64, )),
-            stage2=dict(num_modules=1, num_branches=2, block='BASIC',
-                        num_blocks=(4, 4), num_channels=(18, 36)),
-            stage3=dict(num_modules=4, num_branches=3, block='BASIC',
-                        num_blocks=(4, 4, 4), num_channels=(18, 36, 72)),
-            stage4=dict(num_modules=3, num_branches=4, block='BASIC',
-                        num_blocks=(4, 4, 4, 4), num_channels=(18, 36, 72, 144),
-                        multiscale_output=True),
-            upsample=dict(mode='bilinear', align_corners=False))),
+    backbone={{_base_.s2d_hrnetv2_w18}},
     # all four branches resized to the first one (stride 4 * downscale = 16) and concatenated
     neck=dict(type='FeatureMapProcessor', concat=True),
     head=dict(type='PatchVotingHead', in_channels=270, out_channels=19,
@@ -44,7 +32,7 @@ train_pipeline = [
     dict(type='GetBBoxCenterScale', padding=1.0),
     dict(type='RandomBBoxTransform', shift_factor=0.05, scale_factor=(0.9, 1.1),
          rotate_factor=10.0),
-    dict(type='TopdownAffine', input_size=input_size),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs')]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -6,7 +6,7 @@
 # (or train from scratch with --cfg-options load_from=None).
 #
 # Data: python -m data_converters photo-pickle --pickle FILE --out data/lateral_photo
-_base_ = ['../_base_/default_runtime.py']
+_base_ = ['../_base_/default_runtime.py', '../_base_/models/hrnetv2_w18.py']
 
 load_from = 'checkpoints/hrnetv2_w18_aflw_256x256-f2bbc62b_20210125.pth'
 data_root = 'data/lateral_photo/'
@@ -29,19 +29,7 @@ model = dict(
     type='TopdownPoseEstimator',
     data_preprocessor=dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
                            std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
-    backbone=dict(
-        type='HRNet', in_channels=3,
-        extra=dict(
-            stage1=dict(num_modules=1, num_branches=1, block='BOTTLENECK',
-                        num_blocks=(4, ), num_channels=(64, )),
-            stage2=dict(num_modules=1, num_branches=2, block='BASIC',
-                        num_blocks=(4, 4), num_channels=(18, 36)),
-            stage3=dict(num_modules=4, num_branches=3, block='BASIC',
-                        num_blocks=(4, 4, 4), num_channels=(18, 36, 72)),
-            stage4=dict(num_modules=3, num_branches=4, block='BASIC',
-                        num_blocks=(4, 4, 4, 4), num_channels=(18, 36, 72, 144),
-                        multiscale_output=True),
-            upsample=dict(mode='bilinear', align_corners=False))),
+    backbone={{_base_.hrnetv2_w18}},
     neck=dict(type='FeatureMapProcessor', concat=True),
     head=dict(type='HeatmapHead', in_channels=270, out_channels=19, deconv_out_channels=None,
               conv_out_channels=(270, ), conv_kernel_sizes=(1, ),
@@ -57,7 +45,7 @@ train_pipeline = [
     dict(type='GetBBoxCenterScale', padding=1.0),
     dict(type='RandomBBoxTransform', shift_factor=0.05, scale_factor=(0.85, 1.15),
          rotate_factor=15.0),
-    dict(type='TopdownAffine', input_size=input_size),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='PhotometricDistortion'),
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs')]
@@ -65,7 +53,7 @@ val_pipeline = [
     dict(type='LoadCephalogram'),
     dict(type='ApplyRoiPrior'),
     dict(type='GetBBoxCenterScale', padding=1.0),
-    dict(type='TopdownAffine', input_size=input_size),
+    dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='PackPoseInputs')]
 
 train_dataloader = dict(

@@ -4,7 +4,7 @@
 # Data: python -m data_converters webceph2k --csv-dir CSVS --image-root IMAGES --out data/webceph2k
 #       ln -s /path/to/IMAGES data/webceph2k/images     (file_name is relative to the image root)
 # Selection: by MRE on the valid split; test with the test split.
-_base_ = ['../isbi2015/td-hm_s2d-hrnetv2-w18_1xb4-100e_isbi2015-448x576.py']
+_base_ = ['../isbi2015/td-hm_s2d-hrnetv2-w18_1xb4-100e_isbi2015-576x448.py']
 
 data_root = 'data/webceph2k/'
 dataset_type = 'WebCeph2kDataset'

@@ -2,8 +2,8 @@
 MRE/SDR, CPU inference time per image and GFLOPs -- each measured here, in this run.
 
     python tools/analysis_tools/compare_methods.py \
-        "S2D-HRNet=configs/isbi2015/td-hm_s2d-hrnetv2-w18_1xb4-100e_isbi2015-448x576.py:work_dirs/isbi_s2d-hrnetv2" \
-        "UNet++ L1=configs/isbi2015/td-hm_unetpp-l1_1xb4-100e_isbi2015-448x576.py:work_dirs/isbi_unetpp" ...
+        "S2D-HRNet=configs/isbi2015/td-hm_s2d-hrnetv2-w18_1xb4-100e_isbi2015-576x448.py:work_dirs/isbi_s2d-hrnetv2" \
+        "UNet++ L1=configs/isbi2015/td-hm_unetpp-l1_1xb4-100e_isbi2015-576x448.py:work_dirs/isbi_unetpp" ...
 
 Each argument is NAME=CONFIG:WORK_DIR, where WORK_DIR holds the training logs and
 best_MRE.pth. Measured:

@@ -53,7 +53,7 @@ def test_missing_landmark_is_excluded_not_zero():
 def test_pixels_when_no_spacing_and_keys_say_so():
     m = evaluate([sample(1, [[3, 4], [0, 0], [0, 0]], [[0, 0]] * 3, [1, 1, 1], None)],
                  radii=(1, 5))
-    assert set(m) == {'MRE_px', 'MRE_std_px', 'SDR_1.0px', 'SDR_5.0px'}
+    assert set(m) == {'MRE_px', 'MRE_std_px', 'MRE_std_landmark_mean_px', 'SDR_1.0px', 'SDR_5.0px'}
     assert m['MRE_px'] == pytest.approx(5 / 3)
     assert m['SDR_1.0px'] == pytest.approx(2 / 3)
 
@@ -110,3 +110,26 @@ def test_clinical_on_pixel_data_is_refused():
     metric.process([], [sample(1, gt, gt, [1, 1, 1], None)])
     with pytest.raises(ValueError, match='clinical=True needs the 19 ISBI landmarks'):
         metric.compute_metrics(metric.results)
+
+
+def test_errors_are_scaled_once_so_the_challenges_hits_stay_hits():
+    """(7, 24) px is exactly 25 px: a hit at 2.5 mm at 0.1 mm/px in the challenge's
+    script; scaling x and y first gives 2.5000000000000004 mm (a miss)."""
+    from mmceph.evaluation.landmark_errors import hits, radial_errors, summarise
+    gt = np.zeros((1, 3, 2))
+    pred = np.array([[[7, 24], [18, 24], [24, 7.01]]], float)
+    err = radial_errors(pred, gt, np.ones((1, 3)), np.array([[0.1, 0.1]]))
+    assert err[0, 0] == 2.5 and err[0, 1] == 3.0
+    assert hits(err[0, 0], 2.5) and hits(err[0, 1], 3.0) and not hits(err[0, 2], 2.5)
+    assert summarise(err, (2.5,))['overall']['SDR'][2.5] == pytest.approx(1 / 3)
+    # anisotropic spacing still scales each axis
+    err = radial_errors(pred[:, :1], gt[:, :1], np.ones((1, 1)), np.array([[0.1, 0.2]]))
+    assert err[0, 0] == pytest.approx(np.hypot(0.7, 4.8))
+
+
+def test_two_standard_deviations_are_reported_and_differ():
+    from mmceph.evaluation.landmark_errors import summarise
+    errors = np.array([[1.0, 10.0], [3.0, 12.0]])        # two landmarks far apart
+    s = summarise(errors, (2.0,))['overall']
+    assert s['SD'] == pytest.approx(np.std(errors))                  # pooled
+    assert s['SD_landmark_mean'] == pytest.approx(1.0)               # mean of 1.0 and 1.0

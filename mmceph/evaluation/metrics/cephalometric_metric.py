@@ -32,7 +32,10 @@ class CephalometricMetric(BaseMetric):
             images with all 19 ground-truth landmarks): keys ``<NAME>_abs_err`` (mean
             absolute difference of the values) and ``<NAME>_success`` (the challenge's
             classification success rate), e.g. ``ANB_success``.
-    Keys: ``MRE``, ``MRE_std``, ``SDR_2.0mm``... (``MRE_px``, ``SDR_2.0px``... in pixels).
+    Keys: ``MRE``, ``MRE_std`` (SD of all errors pooled), ``MRE_std_landmark_mean`` (the
+    mean of the per-landmark SDs, the SD the ISBI challenge's script prints),
+    ``SDR_2.0mm``... (``MRE_px``, ``SDR_2.0px``... in pixels); see
+    :mod:`mmceph.evaluation.landmark_errors` for how errors and hits are computed.
     """
     default_prefix: Optional[str] = None   # bare keys: save_best='MRE'
 
@@ -81,7 +84,8 @@ class CephalometricMetric(BaseMetric):
             self._dump(results, errors, names, unit, reference)
         suffix = '' if unit == 'mm' else '_px'
         overall = summary['overall']
-        metrics = {f'MRE{suffix}': overall['MRE'], f'MRE_std{suffix}': overall['SD']}
+        metrics = {f'MRE{suffix}': overall['MRE'], f'MRE_std{suffix}': overall['SD'],
+                   f'MRE_std_landmark_mean{suffix}': overall['SD_landmark_mean']}
         metrics.update({f'SDR_{r:.1f}{unit}': overall['SDR'][r] for r in self.radii})
         if self.clinical:
             metrics.update(self._clinical_metrics(results, unit))

@@ -27,6 +27,9 @@ Prediction: global estimate, then ``refine_steps`` rounds of re-centred patches;
 refined landmark ``k`` is read from channel ``k`` of the patch centred on it; with
 ``max_shift``, a refinement that moved too far is undone.
 
+Site adaptation: a ``CephalometricEstimator``, so per-landmark site offsets
+(``tools/adapt.py``) are added after refinement, at the very end of prediction.
+
 Ensembles: ``refiner`` may be a list of model configs (weights ``refiner.0.*``, ...), each
 with its own patch size and rotation range (``patch_fraction`` here and the sampling
 settings of ``SampleRefinerPatches`` take one value or one per refiner). Their errors are
@@ -39,16 +42,16 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 from mmengine.model import ModuleList
-from mmpose.models.pose_estimators import TopdownPoseEstimator
 from mmpose.registry import MODELS
 from torch import Tensor
 
+from .cephalometric_estimator import CephalometricEstimator
 from .patch_warp import to_image, warp_patches
 from .refiner_patches import per_refiner
 
 
 @MODELS.register_module()
-class LandmarkCascade(TopdownPoseEstimator):
+class LandmarkCascade(CephalometricEstimator):
     """A global top-down model plus local refiners on full-resolution patches.
 
     Args (besides ``TopdownPoseEstimator``'s, which describe the global model):
@@ -181,10 +184,12 @@ class LandmarkCascade(TopdownPoseEstimator):
         return self
 
     # ----------------------------------------------------------------- prediction -----
-    def predict(self, inputs, data_samples):
+    def predict_unadapted(self, inputs, data_samples):
+        """Global estimate, then refinement; ``CephalometricEstimator.predict`` adds the
+        site offsets after this, never to the global estimate the refiners re-centre on."""
         for sample in data_samples:       # fail before the global pass, not after
             self._full_image(sample)
-        results = super().predict(inputs, data_samples)
+        results = super().predict_unadapted(inputs, data_samples)
         for sample in results:
             image = self._full_image(sample)
             kpts = np.asarray(sample.pred_instances.keypoints, np.float32).copy()   # (1, K, 2)

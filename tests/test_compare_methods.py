@@ -3,6 +3,7 @@ import os.path as osp
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -36,3 +37,23 @@ def test_bad_run_spec_is_refused_with_the_expected_form(tmp_path):
                            f'S2D=missing.py:{tmp_path}'], capture_output=True, text=True)
     assert proc.returncode == 2
     assert 'NAME=CONFIG:WORK_DIR' in proc.stderr
+
+
+def test_rescore_against_another_reference(tmp_path):
+    """The same predictions scored against another annotation of the same images."""
+    import json
+
+    from compare_methods import rescore
+    from data_converters.coco import ImageRecord, to_coco
+    names = [f'p{i}' for i in range(3)]
+    gt = np.array([[10.0, 10.0], [20.0, 20.0], [30.0, 30.0]])
+    doc = to_coco([ImageRecord('RawImage/Test1Data/151.jpg', 100, 100, gt, (0.1, 0.1), 'x')],
+                  names)
+    ann = tmp_path / 'mean.json'
+    ann.write_text(json.dumps(doc))
+    pred = gt + [[7, 24], [0, 0], [30, 40]]            # 2.5 mm, 0 mm, 5 mm
+    dump = dict(keypoint_names=names, images=[dict(
+        img_path='data/isbi2015/raw/RawImage/Test1Data/151.jpg', pred=pred.tolist())])
+    mre, sdr = rescore(dump, str(ann))
+    assert mre == pytest.approx(2.5)
+    assert sdr == pytest.approx([1 / 3, 2 / 3, 2 / 3, 2 / 3])   # 2.5 mm is a hit at 2.5

@@ -10,7 +10,12 @@ best_MRE.pth. Measured:
 - epochs and training wall time from the logs in WORK_DIR (summed over resumed runs); for a
   model trained on top of another (``load_from`` of a ``LandmarkCascade``), the time and
   epochs of that stage-1 work dir are added, so the figure is the whole training budget;
-- test metrics: MMEngine's runner on the config's test split (ISBI: Test1) with best_MRE.pth;
+- test metrics: MMEngine's runner on the config's test split (ISBI: Test1) with best_MRE.pth,
+  against the reference annotation of that split (named in the header: ISBI's default is
+  the senior annotator), and with ``--also-against NAME=ANN.json`` the same predictions
+  scored against other annotations of the same images (e.g. the mean of both ISBI
+  annotators, ``mean=data/isbi2015_mean/annotations/test1.json``), so a row can be put
+  next to papers that use another reference;
 - inference: ``LandmarkPredictor.predict`` (read, crop, model, decode; without the quality
   gate's orientation check, which adds two passes) on ``--images``
   test images after 2 warm-ups, median, ``--threads`` torch threads;
@@ -103,7 +108,14 @@ def measure(name, config, work_dir, args):
     cfg.test_dataloader.num_workers = min(2, os.cpu_count())
     cfg.default_hooks.pop('visualization', None)
     cfg.test_evaluator['clinical'] = False      # landmark metrics only: faster
+    cfg.test_evaluator['outfile_prefix'] = osp.join(cfg.work_dir, 'test')
     metrics = Runner.from_cfg(cfg).test()
+    with open(osp.join(cfg.work_dir, 'test.predictions.json')) as f:
+        dump = json.load(f)
+    scores = {dump.get('reference') or 'as annotated': (
+        metrics['MRE'], [metrics[f'SDR_{r:.1f}mm'] for r in RADII])}
+    for ref_name, ann in args.also_against:
+        scores[ref_name] = rescore(dump, ann)
 
     # the model's own cost: without the quality gate's two re-oriented passes
     predictor = LandmarkPredictor(config, checkpoint, check_orientation=False)
@@ -118,9 +130,37 @@ def measure(name, config, work_dir, args):
         predictor.predict(path)
         if i >= 2:
             times.append(time.perf_counter() - t)
-    return dict(name=name, epochs=epochs_text, minutes=minutes, mre=metrics['MRE'],
-                sdr=[metrics[f'SDR_{r:.1f}mm'] for r in (2.0, 2.5, 3.0, 4.0)],
+    return dict(name=name, epochs=epochs_text, minutes=minutes, scores=scores,
                 latency=statistics.median(times), flops=flops)
+
+
+RADII = (2.0, 2.5, 3.0, 4.0)
+
+
+def rescore(dump, ann_file):
+    """(MRE, [SDR at RADII]) of a metric dump's predictions against ``ann_file`` (the same
+    images under another annotation), matched by file name."""
+    import numpy as np
+
+    from mmceph.evaluation.landmark_errors import radial_errors, summarise
+    from mmceph.formats.coco import load_coco_json
+    doc = load_coco_json(ann_file, len(dump['keypoint_names']))
+    anns = {a['image_id']: a for a in doc['annotations']}
+    gt = {im['file_name']: (np.reshape(anns[im['id']]['keypoints'], (-1, 3)), im['pixel_spacing'])
+          for im in doc['images']}
+    pred, true, spacing = [], [], []
+    for image in dump['images']:
+        match = [f for f in gt if image['img_path'].replace(os.sep, '/').endswith('/' + f)]
+        if len(match) != 1:
+            sys.exit(f'{ann_file}: no single image matches {image["img_path"]}')
+        kpts, sp = gt[match[0]]
+        pred.append(image['pred'])
+        true.append(kpts)
+        spacing.append(sp)
+    true = np.asarray(true, float)
+    errors = radial_errors(np.asarray(pred, float), true[..., :2], true[..., 2], np.asarray(spacing))
+    overall = summarise(errors, RADII)['overall']
+    return overall['MRE'], [overall['SDR'][r] for r in RADII]
 
 
 def main(argv=None):
@@ -130,7 +170,14 @@ def main(argv=None):
     p.add_argument('--images', type=int, default=10, help='timed test images (default 10)')
     p.add_argument('--threads', type=int, default=os.cpu_count(),
                    help='torch threads for inference and GFLOPs (default: all cores)')
+    p.add_argument('--also-against', nargs='+', default=[], metavar='NAME=ANN.json',
+                   help='score the same test predictions against other annotations of the '
+                        'same images, e.g. mean=data/isbi2015_mean/annotations/test1.json')
     args = p.parse_args(argv)
+    pairs = [a.partition('=') for a in args.also_against]
+    if any(not (sep and osp.isfile(path)) for _, sep, path in pairs):
+        p.error('--also-against takes NAME=ANN.json with an existing annotation file')
+    args.also_against = [(n, path) for n, _, path in pairs]
     specs = []
     for run in args.runs:
         name, sep, rest = run.partition('=')
@@ -141,14 +188,21 @@ def main(argv=None):
     rows = [measure(*spec, args) for spec in specs]
     print(f'\nCPU: {os.cpu_count()} cores; inference = median of {args.images} images, '
           f'{args.threads} threads')
-    print('| method | epochs | training wall time | test MRE (mm) | SDR 2 mm | 2.5 mm | 3 mm | 4 mm '
-          '| inference (s/image) | GFLOPs |')
-    print('|---|---|---|---|---|---|---|---|---|---|')
+    refs = list(rows[0]['scores'])
+    head = ['method', 'epochs', 'training wall time']
+    for i, ref in enumerate(refs):
+        head += [f'test MRE (mm, {ref})', 'SDR 2 mm', '2.5 mm', '3 mm', '4 mm'] if i == 0 else \
+            [f'test MRE (mm, {ref})', f'SDR 2 mm ({ref})']
+    head += ['inference (s/image)', 'GFLOPs']
+    print('| ' + ' | '.join(head) + ' |')
+    print('|' + '---|' * len(head))
     for r in rows:
-        sdr = ' | '.join(f'{100 * v:.1f} %' for v in r['sdr'])
-        print(f"| {r['name']} | {r['epochs']} | {r['minutes']:.0f} min | {r['mre']:.3f} | {sdr} "
-              f"| {r['latency']:.3f} | {r['flops']:.2f} |")
-
+        cells = [r['name'], r['epochs'], f"{r['minutes']:.0f} min"]
+        for i, ref in enumerate(refs):
+            mre, sdr = r['scores'][ref]
+            cells += [f'{mre:.3f}'] + [f'{100 * v:.1f} %' for v in (sdr if i == 0 else sdr[:1])]
+        cells += [f"{r['latency']:.3f}", f"{r['flops']:.2f}"]
+        print('| ' + ' | '.join(cells) + ' |')
 
 if __name__ == '__main__':
     main()

@@ -12,5 +12,7 @@ install:
 demo: install
 	bash tools/demo.sh
 
+# lint first (ruff, configured in pyproject.toml: pyflakes, pycodestyle, isort order, bugbear)
 test: install
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)

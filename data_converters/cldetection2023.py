@@ -241,7 +241,8 @@ def run(args):
 
 
 def add_parser(sub):
-    p = sub.add_parser('cldetection2023', help='CL-Detection 2023 (train_stack.mha + train-gt.json)',
+    p = sub.add_parser('cldetection2023',
+                       help='CL-Detection 2023 (train_stack.mha + train-gt.json)',
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--stack', required=True, help='the ITK image stack (train_stack.mha)')
     p.add_argument('--labels', required=True, help='the landmark labels (train-gt.json)')

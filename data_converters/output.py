@@ -25,8 +25,14 @@ import numpy as np
 
 from .coco import to_coco, write_json_atomic
 from .errors import ConversionError
-from .roi import (apply_roi, apply_roi_upstream, compute_roi_prior, compute_roi_upstream,
-                  save_roi_prior, save_roi_upstream)
+from .roi import (
+    apply_roi,
+    apply_roi_upstream,
+    compute_roi_prior,
+    compute_roi_upstream,
+    save_roi_prior,
+    save_roi_upstream,
+)
 
 TRAIN_SPLIT = 'train'
 
@@ -194,7 +200,8 @@ def print_summary(summary, out):
           f"each, {summary['missing_points']} missing points")
     print('  splits: ' + ', '.join(f'{s}={n}' for s, n in summary['splits'].items()))
     print('  pixel spacing (mm): ' + ', '.join(
-        'unknown (pixels)' if s is None else f'{s[0]:g}x{s[1]:g}' for s in summary['pixel_spacings_mm']))
+        'unknown (pixels)' if s is None else f'{s[0]:g}x{s[1]:g}'
+        for s in summary['pixel_spacings_mm']))
     if summary.get('reference'):
         print(f"  reference annotation: {summary['reference']}")
     if summary['roi_prior'] is not None:

@@ -150,7 +150,8 @@ def assign_splits(df, path, set_column, val_fraction, test_fraction, seed):
         given = [o for o, v in options.items() if v is not None]
         if given:
             raise ConversionError(path, f'the pickle has a {set_column!r} column, which defines '
-                                  f'the splits; {", ".join(given)} would be ignored: leave them out')
+                                  f'the splits; {", ".join(given)} would be ignored: '
+                                  'leave them out')
         splits = []
         for row, value in enumerate(df[set_column]):
             split = SET_NAMES.get(str(value).strip().lower())

@@ -74,12 +74,15 @@ def draw_cephalogram(kp, width, height, rng):
     # cranium and skull base
     cv2.ellipse(img, tuple(np.int32((S + N) / 2 + [0, -12 * u])), (int(31 * u), int(27 * u)),
                 0, 160, 380, 150, int(2.5 * u))
-    cv2.polylines(img, [_smooth_curve([N, S + [0, 2 * u], Ar, Po + [0, 4 * u]])], False, 120, int(u))
+    cv2.polylines(img, [_smooth_curve([N, S + [0, 2 * u], Ar, Po + [0, 4 * u]])], False, 120,
+                  int(u))
     # sella turcica: a cup whose centre is S
-    cv2.ellipse(img, tuple(np.int32(S)), (int(3 * u), int(2.5 * u)), 0, 0, 180, 210, max(1, int(0.8 * u)))
+    cv2.ellipse(img, tuple(np.int32(S)), (int(3 * u), int(2.5 * u)), 0, 0, 180, 210,
+                max(1, int(0.8 * u)))
     cv2.ellipse(img, tuple(np.int32(Or + [-3 * u, -4 * u])), (int(5 * u), int(4.5 * u)),
                 0, 0, 360, 140, max(1, int(0.7 * u)))   # orbit rim, lowest point near Or
-    cv2.circle(img, tuple(np.int32(Po + [0, 2 * u])), int(2 * u), 230, max(1, int(0.7 * u)))  # ear rod
+    cv2.circle(img, tuple(np.int32(Po + [0, 2 * u])), int(2 * u), 230,  # ear rod
+               max(1, int(0.7 * u)))
     # maxilla and mandible as bone polygons with corners at the landmarks
     maxilla = np.int32([PNS, ANS, A, UIi + [-2 * u, -1 * u], PNS + [4 * u, 4 * u]])
     cv2.fillPoly(img, [maxilla], 165)
@@ -115,7 +118,8 @@ def generate(out, num_images=60, width=384, height=480, seed=0, spacing=0.1):
                     image = draw_cephalogram(kp, width, height, rng)
                     name = f'{i:04d}.png'
                     cv2.imwrite(osp.join(tmp, name), image)
-                    rec = ImageRecord(f'images/{name}', width, height, kp, (spacing, spacing), 'synthetic')
+                    rec = ImageRecord(f'images/{name}', width, height, kp, (spacing, spacing),
+                                      'synthetic')
                     rec.check_inside(osp.join(out, rec.file_name))
                     splits[split].append(rec)
                     bar.update()
@@ -138,9 +142,14 @@ def add_parser(sub):
     p = sub.add_parser('synthetic', help='generate a small synthetic cephalogram dataset',
                        description=__doc__)
     add_output_args(p)
-    p.add_argument('--num-images', type=int, default=60, help='images in all (default: %(default)s)')
-    p.add_argument('--width', type=int, default=384, help='image width in px (default: %(default)s)')
-    p.add_argument('--height', type=int, default=480, help='image height in px (default: %(default)s)')
-    p.add_argument('--seed', type=int, default=0, help='random seed; same seed, same data (default: %(default)s)')
-    p.add_argument('--spacing', type=float, default=0.1, help='pixel spacing in mm (default: %(default)s)')
+    p.add_argument('--num-images', type=int, default=60,
+                   help='images in all (default: %(default)s)')
+    p.add_argument('--width', type=int, default=384,
+                   help='image width in px (default: %(default)s)')
+    p.add_argument('--height', type=int, default=480,
+                   help='image height in px (default: %(default)s)')
+    p.add_argument('--seed', type=int, default=0,
+                   help='random seed; same seed, same data (default: %(default)s)')
+    p.add_argument('--spacing', type=float, default=0.1,
+                   help='pixel spacing in mm (default: %(default)s)')
     p.set_defaults(func=run)

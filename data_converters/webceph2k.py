@@ -106,8 +106,8 @@ def read_csv(path, csv_names, image_root):
     for i, h in enumerate(header):
         key = h.strip().upper()
         if key in index:
-            raise ConversionError(path, f'two columns named {h.strip()!r} (columns {index[key] + 1} '
-                                  f'and {i + 1})', line=1)
+            raise ConversionError(path, f'two columns named {h.strip()!r} '
+                                  f'(columns {index[key] + 1} and {i + 1})', line=1)
         index[key] = i
     wanted = ['IMG_PATH', 'PIXELS'] + [f'{n}_{c}' for n in csv_names for c in 'VXY']
     missing = [w for w in wanted if w not in index]

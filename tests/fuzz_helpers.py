@@ -153,6 +153,7 @@ def worker_main():
     import cv2  # noqa: F401
     import pandas  # noqa: F401
     import pydicom  # noqa: F401
+
     from data_converters.__main__ import build_parser
     from data_converters.errors import ConversionError
     from data_converters.images import image_size

@@ -4,9 +4,9 @@ import pytest
 from mmengine.dataset.utils import worker_init_fn
 from mmengine.registry import init_default_scope
 from mmpose.registry import TRANSFORMS
+from test_landmark_cascade import pipeline_results, tiny_sampler
 
 import mmceph  # noqa: F401
-from test_landmark_cascade import pipeline_results, tiny_sampler
 
 
 def patches(sampler, seed, worker=0, workers=2):

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 from mmpose.codecs import MSRAHeatmap
+from mmpose.registry import KEYPOINT_CODECS
 
 import mmceph  # noqa: F401
 from mmceph.codecs import CompensatedHeatmap
-from mmpose.registry import KEYPOINT_CODECS
 
 
 @pytest.fixture(params=[(4, 2.0), (16, 2.0), (4, 1.5)], ids=['stride4', 'stride16', 'sigma1.5'])

@@ -33,7 +33,8 @@ def test_training_time_of_an_empty_dir_is_zero(tmp_path):
 
 
 def test_bad_run_spec_is_refused_with_the_expected_form(tmp_path):
-    proc = subprocess.run([sys.executable, osp.join(REPO, 'tools/analysis_tools/compare_methods.py'),
+    script = osp.join(REPO, 'tools/analysis_tools/compare_methods.py')
+    proc = subprocess.run([sys.executable, script,
                            f'S2D=missing.py:{tmp_path}'], capture_output=True, text=True)
     assert proc.returncode == 2
     assert 'NAME=CONFIG:WORK_DIR' in proc.stderr
@@ -44,6 +45,7 @@ def test_rescore_against_another_reference(tmp_path):
     import json
 
     from compare_methods import rescore
+
     from data_converters.coco import ImageRecord, to_coco
     names = [f'p{i}' for i in range(3)]
     gt = np.array([[10.0, 10.0], [20.0, 20.0], [30.0, 30.0]])

@@ -101,7 +101,7 @@ def test_annotators_with_machine_csv(tmp_path, capsys, annotator):
 def test_without_machine_csv_no_spacing_is_guessed(tmp_path, capsys):
     make_aariz(tmp_path / 'aariz')
     assert run(tmp_path / 'aariz', tmp_path / 'out') == 0
-    for split, img, _, _ in by_id(tmp_path / 'out').values():
+    for _split, img, _, _ in by_id(tmp_path / 'out').values():
         assert img['pixel_spacing'] is None and 'machine' not in img
     assert 'metrics in pixels' in capsys.readouterr().out
 

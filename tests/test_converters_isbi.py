@@ -104,7 +104,7 @@ def test_real_roi_contains_every_training_landmark(real):
 
 def test_real_duplicates_warned_and_dedupe(real, isbi_root, tmp_path):
     for a, b in [('038', '283'), ('144', '173')]:
-        line = next(l for l in real['stderr'].splitlines() if f'{a}.' in l)
+        line = next(ln for ln in real['stderr'].splitlines() if f'{a}.' in ln)
         assert 'byte-identical' in line and f'{b}.' in line
     rc, _, stderr = convert(['isbi2015', '--root', isbi_root, '--out', str(tmp_path), '--dedupe'])
     assert rc == 0, stderr
@@ -360,9 +360,11 @@ def test_rerun_without_test2_leaves_no_stale_test2(tmp_path):
 def test_dataset_carries_reference_and_metric_logs_it(tmp_path):
     """The reference goes from the JSON into the dataset's metainfo and the metric's log."""
     import logging
+
     from mmengine.logging import MMLogger
     from mmengine.registry import init_default_scope
     from mmpose.registry import DATASETS, METRICS
+
     import mmceph.registration  # noqa: F401
     make_isbi(tmp_path / 'isbi')
     out = tmp_path / 'out'

@@ -13,7 +13,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 BIN = osp.dirname(sys.executable)
 
 
-from conftest import CONFIG, data_options, run
+from conftest import CONFIG, data_options, run  # noqa: E402
 
 
 @pytest.fixture(scope='module')
@@ -66,7 +66,8 @@ def write_dicom(path, pixels, spacing_rc):
     meta.MediaStorageSOPInstanceUID = generate_uid()
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds = FileDataset(str(path), {}, file_meta=meta, preamble=b'\0' * 128)
-    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
     ds.Rows, ds.Columns = pixels.shape
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, 'MONOCHROME2'
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
@@ -98,7 +99,8 @@ def test_infer_folder_of_formats_with_a_corrupt_file(trained, tmp_path):
     assert 'e_corrupt.png' in proc.stderr and 'not a readable image' in proc.stderr
     out = tmp_path / 'out'
     for name in ('a_colour.jpg', 'b_16bit.tif', 'c_grey.bmp', 'd_scan.dcm'):
-        assert (out / f'{name}.landmarks.json').is_file() and (out / f'{name}.overlay.png').is_file()
+        assert (out / f'{name}.landmarks.json').is_file()
+        assert (out / f'{name}.overlay.png').is_file()
     assert not list(out.glob('e_corrupt*'))
     dcm = json.load(open(out / 'd_scan.dcm.landmarks.json'))
     assert dcm['status'] == 'ok', dcm['status_reasons']

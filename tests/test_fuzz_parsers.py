@@ -23,13 +23,13 @@ import os.path as osp
 import pickle
 import time
 
+import fuzz_helpers as fh
 import numpy as np
 import pytest
+from fuzz_helpers import CASES, count, fuzz_settings
 from hypothesis import given, note
 from hypothesis import strategies as st
 
-import fuzz_helpers as fh
-from fuzz_helpers import CASES, count, fuzz_settings
 
 @pytest.fixture(scope='module', autouse=True)
 def report_cases(request):

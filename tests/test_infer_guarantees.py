@@ -13,9 +13,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
 from conftest import BIN, CONFIG, REPO, data_options
+from PIL import Image
 
 INFER = osp.join(REPO, 'tools', 'infer.py')
 
@@ -292,17 +291,20 @@ def test_dicom_spacing_bounds_and_rescue(model, tmp_path):
     # 50 mm per pixel: a broken header
     write_dicom(tmp_path / 'in' / 'wild.dcm', grey.astype(np.uint16) * 16, (50, 50))
     proc = infer(tmp_path / 'in' / 'wild.dcm', CONFIG, model['ckpt'], '--out-dir', tmp_path / 'a')
-    assert proc.returncode == 1 and 'PixelSpacing' in proc.stderr and '--pixel-spacing' in proc.stderr
+    assert proc.returncode == 1
+    assert 'PixelSpacing' in proc.stderr and '--pixel-spacing' in proc.stderr
     assert not list((tmp_path / 'a').glob('*.json'))
     proc = infer(tmp_path / 'in' / 'wild.dcm', CONFIG, model['ckpt'], '--out-dir', tmp_path / 'b',
                  '--pixel-spacing', '0.1')
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = strict_json(tmp_path / 'b' / 'wild.dcm.landmarks.json')
-    assert result['pixel_spacing_mm'] == [0.1, 0.1] and result['pixel_spacing_source'] == 'command line'
+    assert result['pixel_spacing_mm'] == [0.1, 0.1]
+    assert result['pixel_spacing_source'] == 'command line'
 
 
 def test_pixel_spacing_option_has_the_dicom_bounds(model, tmp_path):
-    proc = infer(model['image'], CONFIG, model['ckpt'], '--out-dir', tmp_path, '--pixel-spacing', '50')
+    proc = infer(model['image'], CONFIG, model['ckpt'], '--out-dir', tmp_path, '--pixel-spacing',
+                 '50')
     assert proc.returncode == 2 and 'between 0.001 and 10' in proc.stderr
 
 
@@ -405,7 +407,8 @@ def test_test_with_a_missing_or_misfit_checkpoint(model, tmp_path):
     proc = _tool('test.py', CONFIG, tmp_path / 'none.pth')
     assert proc.returncode == 2 and 'none.pth' in one_line_error(proc)
     env = dict(os.environ, PATH=BIN + os.pathsep + os.environ['PATH'])
-    proc = subprocess.run(['mim', 'test', 'mmceph', CONFIG, '--checkpoint', str(tmp_path / 'x.pth')],
+    proc = subprocess.run(['mim', 'test', 'mmceph', CONFIG,
+                           '--checkpoint', str(tmp_path / 'x.pth')],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0 and 'error: ' in proc.stderr
     assert 'x.pth: checkpoint not found' in proc.stderr

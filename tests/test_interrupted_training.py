@@ -9,10 +9,10 @@ import time
 
 import pytest
 import torch
+from mmengine.runner import CheckpointLoader
 
 import mmceph  # noqa: F401
 from mmceph.engine import AtomicLocalBackend
-from mmengine.runner import CheckpointLoader
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(REPO, 'configs/synthetic/td-hm_hrnetv2-w18-small_1xb8-30e_synthetic-192x160.py')

@@ -12,13 +12,14 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmpose.registry import MODELS, TRANSFORMS
 from mmpose.structures import PoseDataSample
+from tiny_models import TINY_HRNET
 
 import mmceph  # noqa: F401
 from mmceph.models.pose_estimators import apply_affine
-from tiny_models import TINY_HRNET
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-SYNTHETIC = osp.join(REPO, 'configs/synthetic/td-hm_hrnetv2-w18-small_1xb8-30e_synthetic-192x160.py')
+SYNTHETIC = osp.join(REPO,
+                     'configs/synthetic/td-hm_hrnetv2-w18-small_1xb8-30e_synthetic-192x160.py')
 ISBI = osp.join(REPO, 'configs/isbi2015/td-hm_s2d-hrnetv2-w18-cascade_1xb4-60e_isbi2015-576x448.py')
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
@@ -121,7 +122,7 @@ def test_refiner_loss_decreases_and_the_frozen_global_model_does_not_move():
     model.train()
     assert not model.backbone.training and model.refiner.training
     first = last = None
-    for step in range(25):
+    for _step in range(25):
         losses = model.loss(inputs, samples)
         assert set(losses) == {'loss_refine'}
         optim.zero_grad()
@@ -373,7 +374,8 @@ def test_attach_refiner_builds_an_ensemble_from_single_refiner_checkpoints(tmp_p
     for i, donor in enumerate((first, second)):
         for key, value in donor.refiner.state_dict().items():
             assert torch.equal(state[f'refiner.{i}.{key}'], value), key
-    assert torch.equal(state['backbone.conv1.weight'], global_model.state_dict()['backbone.conv1.weight'])
+    assert torch.equal(state['backbone.conv1.weight'],
+                       global_model.state_dict()['backbone.conv1.weight'])
     # an ensemble checkpoint cannot be one member of another ensemble
     with pytest.raises(SystemExit, match='ensemble already'):
         main([str(tmp_path / p) for p in ('global.pth', 'out.pth', 'a.pth', 'y.pth')])

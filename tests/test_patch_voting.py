@@ -10,14 +10,15 @@ from mmengine.structures import InstanceData
 from mmpose.datasets.transforms import GenerateTarget, PackPoseInputs
 from mmpose.registry import MODELS
 from mmpose.structures import PoseDataSample
+from tiny_models import TINY_HRNET
 
 import mmceph.codecs.patch_voting  # noqa: F401  (registers PatchVotingLabel)
 import mmceph.models.heads.patch_voting_head  # noqa: F401  (registers PatchVotingHead)
 from mmceph.codecs.patch_voting import PatchVotingLabel, inverse_log_scale, log_scale
-from tiny_models import TINY_HRNET
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(REPO, 'configs', 'isbi2015', 'td-vote_s2d-hrnetv2-w18_1xb4-100e_isbi2015-576x448.py')
+CONFIG = osp.join(REPO, 'configs', 'isbi2015',
+                  'td-vote_s2d-hrnetv2-w18_1xb4-100e_isbi2015-576x448.py')
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
@@ -179,7 +180,8 @@ def test_topdown_model_loss_decreases_and_predicts():
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append([float(v) for v in (loss, parts['loss_presence'], parts['loss_displacement'])])
+        losses.append([float(v) for v in (loss, parts['loss_presence'],
+                                          parts['loss_displacement'])])
     first, last = losses[0], losses[-1]
     assert last[0] < 0.8 * first[0] and last[1] < first[1] and last[2] < first[2], losses
     model.eval()

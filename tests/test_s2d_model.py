@@ -7,11 +7,10 @@ from mmengine.structures import InstanceData, PixelData
 from mmpose.models.backbones import HRNet
 from mmpose.registry import MODELS
 from mmpose.structures import PoseDataSample
+from tiny_models import TINY_HRNET
 
 import mmceph  # noqa: F401
 from mmceph.codecs import CompensatedHeatmap
-from tiny_models import TINY_HRNET
-
 
 
 def build(r):
@@ -44,7 +43,8 @@ def test_stock_hrnet_weights_load_into_every_compatible_layer(tmp_path):
     loaded, skipped = s2d.load_compatible(stock.state_dict())
     assert skipped == ['conv1.weight']              # (16, 3, 3, 3) vs (16, 48, 3, 3)
     assert len(loaded) == len(stock.state_dict()) - 1
-    assert torch.equal(s2d.state_dict()['layer1.0.conv1.weight'], stock.state_dict()['layer1.0.conv1.weight'])
+    assert torch.equal(s2d.state_dict()['layer1.0.conv1.weight'],
+                       stock.state_dict()['layer1.0.conv1.weight'])
     # and through init_cfg, as a config would do it
     torch.save({'state_dict': {'backbone.' + k: v for k, v in stock.state_dict().items()}},
                tmp_path / 'hrnet.pth')
@@ -72,7 +72,8 @@ def test_topdown_model_trains_and_predicts_with_flip_test():
                                           input_center=np.array([32., 32.]),
                                           input_scale=np.array([64., 64.])))
     sample.gt_fields = PixelData(heatmaps=torch.from_numpy(target['heatmaps']))
-    sample.gt_instance_labels = InstanceData(keypoint_weights=torch.from_numpy(target['keypoint_weights']))
+    sample.gt_instance_labels = InstanceData(
+        keypoint_weights=torch.from_numpy(target['keypoint_weights']))
     sample.gt_instances = InstanceData(keypoints=kpts, bboxes=np.array([[0, 0, 64, 64.]]),
                                        bbox_scores=np.ones(1))
     x = torch.randn(2, 3, 64, 64)

@@ -30,7 +30,8 @@ status review or rejected; 1 some images could not be read (the others are writt
 2 nothing done (bad arguments, config or checkpoint, no supported image).
 
 Example:
-    python tools/infer.py data/synthetic/images/0050.png CONFIG work_dirs/demo/best_MRE.pth --out-dir demo_out
+    python tools/infer.py data/synthetic/images/0050.png CONFIG work_dirs/demo/best_MRE.pth \
+        --out-dir demo_out
 """
 import argparse
 import csv
@@ -84,6 +85,7 @@ def parse_args(argv=None):
 
 def check_device(device):
     import torch
+
     from mmceph.utils.cli import UsageError
     try:
         dev = torch.device(device)

@@ -174,7 +174,6 @@ def adapt_checkpoint(config, checkpoint: str, ann_file: str, out: str,
     drawn with ``seed``; default all) and write the adapted checkpoint to ``out``
     atomically. Returns the provenance record stored in ``meta['site_adaptation']``."""
     from mmengine.config import Config
-    from mmengine.runner.checkpoint import _load_checkpoint
     from mmpose.apis import init_model
 
     from ..models.pose_estimators.cephalometric_estimator import CephalometricEstimator

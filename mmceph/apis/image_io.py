@@ -15,8 +15,9 @@ Two concepts, one owner each:
   scaled from the smallest standard depth that holds their maximum (8, 10, 12, 14 or 16
   bits) to 0..255, so an 8-bit radiograph stored in 16 bits (x257) becomes exactly the
   8-bit image again and a 12-bit detector image uses the full range; floating-point
-  (and signed integer) images are windowed to their own 0.5-99.5 percentile range. A DICOM with a VOI window
-  (WindowCenter/WindowWidth) is shown through that window first, as a viewer would.
+  (and signed integer) images are windowed to their own 0.5-99.5 percentile range. A DICOM
+  with a VOI window (WindowCenter/WindowWidth) is shown through that window first, as a
+  viewer would.
 
 This module imports only numpy, OpenCV, PIL and pydicom, so it can be loaded on its own.
 """
@@ -37,7 +38,8 @@ SPACING_RANGE_MM = (1e-3, 10.0)
 DEFAULT_MAX_PIXELS = 64_000_000     # a 43x43 cm detector at 0.05 mm/px is 74 MP
 WINDOW_PERCENTILES = (0.5, 99.5)    # floating-point images only
 STANDARD_DEPTHS = (8, 10, 12, 14, 16)
-from mmceph.formats.images import READABLE_EXTENSIONS  # noqa: E402,F401  (absolute: loadable by path)
+# absolute import, so this module stays loadable by path
+from mmceph.formats.images import READABLE_EXTENSIONS  # noqa: E402,F401
 
 
 class ImageReadError(ValueError):

@@ -78,7 +78,8 @@ class CompensatedHeatmap(BaseKeypointCodec):
         heatmaps = (gy[:, :, None] * gx[:, None, :]).astype(np.float32)
         weights = np.asarray(keypoints_visible, np.float32).reshape(1, K).copy()
         # A keypoint whose Gaussian centre lies outside the heatmap cannot be learned.
-        outside = (mu[:, 0] < -0.5) | (mu[:, 0] > W - 0.5) | (mu[:, 1] < -0.5) | (mu[:, 1] > H - 0.5)
+        outside = ((mu[:, 0] < -0.5) | (mu[:, 0] > W - 0.5)
+                   | (mu[:, 1] < -0.5) | (mu[:, 1] > H - 0.5))
         weights[0, outside | ~np.isfinite(mu).all(1)] = 0
         heatmaps[weights[0] <= 0] = 0
         return dict(heatmaps=heatmaps, keypoint_weights=weights)

@@ -1,5 +1,11 @@
-from .cephalometric import (AarizDataset, CephalometricDataset, CLDetection2023Dataset,
-                            ISBI2015Dataset, LateralPhotoDataset, WebCeph2kDataset)
+from .cephalometric import (
+    AarizDataset,
+    CephalometricDataset,
+    CLDetection2023Dataset,
+    ISBI2015Dataset,
+    LateralPhotoDataset,
+    WebCeph2kDataset,
+)
 from .transforms import ApplyRoiPrior, KeepFullImage
 
 __all__ = ['ApplyRoiPrior', 'KeepFullImage', 'CephalometricDataset', 'ISBI2015Dataset',

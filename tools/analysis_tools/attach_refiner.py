@@ -34,7 +34,8 @@ def attach(global_ckpt, *cascade_ckpts):
         if not refiner:
             raise ValueError(f'{path}: has no refiner.* weights (not a LandmarkCascade checkpoint)')
         if ensemble and any(k.split('.')[1].isdigit() for k in refiner):
-            raise ValueError(f'{path}: holds an ensemble already; attach single-refiner checkpoints')
+            raise ValueError(f'{path}: holds an ensemble already; '
+                             'attach single-refiner checkpoints')
         prefix = f'refiner.{i}' if ensemble else 'refiner'
         state.update((prefix + k[len('refiner'):], v) for k, v in refiner.items())
     out = {k: v for k, v in base.items() if k in ('meta', 'state_dict')}

@@ -35,7 +35,8 @@ def codecs(stride, sigma):
     ours = CompensatedHeatmap(size, hsize, sigma)
     return {
         'MSRAHeatmap': (MSRAHeatmap(size, hsize, sigma), msra_map),
-        'MSRAHeatmap(unbiased=True) [DARK]': (MSRAHeatmap(size, hsize, sigma, unbiased=True), msra_map),
+        'MSRAHeatmap(unbiased=True) [DARK]': (MSRAHeatmap(size, hsize, sigma, unbiased=True),
+                                              msra_map),
         'UDPHeatmap': (UDPHeatmap(size, hsize, sigma=sigma), udp_map),
         'CompensatedHeatmap (mmceph)': (ours, ours.to_heatmap),
     }
@@ -97,7 +98,8 @@ def run(n, seed):
                     errs[name].append(np.linalg.norm(pred[0, 0] - xy))
             for name, e in errs.items():
                 e = np.array(e)
-                rows.append((stride, case, name, e.mean(), np.percentile(e, 95), times[name] / n * 1e6))
+                rows.append((stride, case, name, e.mean(), np.percentile(e, 95),
+                             times[name] / n * 1e6))
     return rows
 
 
@@ -108,7 +110,8 @@ def main(argv=None):
     p.add_argument('--seed', type=int, default=0)
     args = p.parse_args(argv)
     rows = run(args.n, args.seed)
-    print('| stride | case | codec | mean (input px) | p95 (input px) | mean (mm) | p95 (mm) | decode (us/kpt) | vs best stock |')
+    print('| stride | case | codec | mean (input px) | p95 (input px) | mean (mm) | p95 (mm) '
+          '| decode (us/kpt) | vs best stock |')
     print('|---|---|---|---|---|---|---|---|---|')
     for stride, case in dict.fromkeys((r[0], r[1]) for r in rows):
         group = [r for r in rows if r[:2] == (stride, case)]
@@ -116,7 +119,8 @@ def main(argv=None):
         for _, _, name, mean, p95, us in group:
             rel = f'{100 * (mean / best_stock - 1):+.0f}%' if 'mmceph' in name else ''
             print(f'| {stride} | {case} | {name} | {mean:.4f} | {p95:.4f} | '
-                  f'{mean * MM_PER_INPUT_PX:.4f} | {p95 * MM_PER_INPUT_PX:.4f} | {us:.0f} | {rel} |')
+                  f'{mean * MM_PER_INPUT_PX:.4f} | {p95 * MM_PER_INPUT_PX:.4f} | '
+                  f'{us:.0f} | {rel} |')
     return rows
 
 

@@ -20,9 +20,10 @@ HERE = osp.dirname(osp.abspath(__file__))
 
 
 def make_images(folder, n, seed=0):
-    from data_converters.synthetic import draw_cephalogram, sample_shape
     import cv2
     import numpy as np
+
+    from data_converters.synthetic import draw_cephalogram, sample_shape
     rng = np.random.default_rng(seed)
     for i in range(n):
         kp = sample_shape(rng, 384, 480)

@@ -106,14 +106,16 @@ def main(argv=None):
                 sys.exit(proc.stderr)
             rows[size, name] = json.loads(proc.stdout.strip().splitlines()[-1])
     print(f'CPU: {os.cpu_count()} threads, torch forward batch 1, median of {args.runs}')
-    print('| input | model | params (M) | GFLOPs | CPU latency (s) | train-step memory (MiB) | heatmaps | FLOPs vs stock | speed-up |')
+    print('| input | model | params (M) | GFLOPs | CPU latency (s) | train-step memory (MiB) '
+          '| heatmaps | FLOPs vs stock | speed-up |')
     print('|---|---|---|---|---|---|---|---|---|')
     for size in args.sizes:
         stock = rows[size, next(iter(MODELS_CFG))]
         for name in MODELS_CFG:
             r = rows[size, name]
             print(f"| {size}x{size} | {name} | {r['params'] / 1e6:.2f} | {r['flops'] / 1e9:.2f} | "
-                  f"{r['latency']:.3f} | {r['train_mem_mib']:.0f} | {r['out_shape'][2]}x{r['out_shape'][3]} | "
+                  f"{r['latency']:.3f} | {r['train_mem_mib']:.0f} | "
+                  f"{r['out_shape'][2]}x{r['out_shape'][3]} | "
                   f"{r['flops'] / stock['flops']:.3f} | {stock['latency'] / r['latency']:.1f}x |")
 
 

@@ -34,9 +34,9 @@ def load_dump(path):
         with open(path, encoding='utf-8') as f:
             dump = json.load(f)
     except FileNotFoundError:
-        raise ReportError(f'{path}: no such file')
+        raise ReportError(f'{path}: no such file') from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ReportError(f'{path}: not a readable JSON file ({e})')
+        raise ReportError(f'{path}: not a readable JSON file ({e})') from e
 
     def bad(msg):
         return ReportError(f'{path}: invalid predictions dump: {msg}')

@@ -2,8 +2,10 @@
 MRE/SDR, CPU inference time per image and GFLOPs -- each measured here, in this run.
 
     python tools/analysis_tools/compare_methods.py \
-        "S2D-HRNet=configs/isbi2015/td-hm_s2d-hrnetv2-w18_1xb4-100e_isbi2015-576x448.py:work_dirs/isbi_s2d-hrnetv2" \
-        "UNet++ L1=configs/isbi2015/td-hm_unetpp-l1_1xb4-100e_isbi2015-576x448.py:work_dirs/isbi_unetpp" ...
+        "S2D-HRNet=$CFG/td-hm_s2d-hrnetv2-w18_1xb4-100e_isbi2015-576x448.py:work_dirs/isbi_s2d" \
+        "UNet++ L1=$CFG/td-hm_unetpp-l1_1xb4-100e_isbi2015-576x448.py:work_dirs/isbi_unetpp" ...
+
+(CFG=configs/isbi2015.)
 
 Each argument is NAME=CONFIG:WORK_DIR, where WORK_DIR holds the training logs and
 best_MRE.pth. Measured:
@@ -89,7 +91,8 @@ def measure(name, config, work_dir, args):
     cfg = Config.fromfile(config)
     minutes, epochs = training_time(work_dir)
     epochs_text = str(epochs) if epochs is not None else '-'
-    if cfg.model.type == 'LandmarkCascade' and cfg.model.get('freeze_coarse', True) and cfg.get('load_from'):
+    if (cfg.model.type == 'LandmarkCascade' and cfg.model.get('freeze_coarse', True)
+            and cfg.get('load_from')):
         stage1 = osp.dirname(cfg.load_from)
         m1, e1 = training_time(stage1)
         minutes += m1
@@ -158,7 +161,8 @@ def rescore(dump, ann_file):
         true.append(kpts)
         spacing.append(sp)
     true = np.asarray(true, float)
-    errors = radial_errors(np.asarray(pred, float), true[..., :2], true[..., 2], np.asarray(spacing))
+    errors = radial_errors(np.asarray(pred, float), true[..., :2], true[..., 2],
+                           np.asarray(spacing))
     overall = summarise(errors, RADII)['overall']
     return overall['MRE'], [overall['SDR'][r] for r in RADII]
 

@@ -57,7 +57,8 @@ def confidence_table(dump):
     big = e > 4
     for t in (0.2, 0.3, 0.4, 0.45, 0.5, 0.6, 0.7):
         m = s < t
-        print(f'| {t:.2f} | {100 * m.mean():.1f} % | {e[m].mean() if m.any() else float("nan"):.3f} | '
+        low = e[m].mean() if m.any() else float('nan')
+        print(f'| {t:.2f} | {100 * m.mean():.1f} % | {low:.3f} | '
               f'{e[~m].mean():.3f} | {100 * (m & big).sum() / max(big.sum(), 1):.1f} % |')
     per_image = [np.median(np.clip(img['scores'], 0, 1)) for img in doc['images']]
     print(f'\nmedian landmark confidence per image: min {np.min(per_image):.3f}, '
@@ -66,7 +67,8 @@ def confidence_table(dump):
     m = s < LOW_CONFIDENCE
     print(f'chosen thresholds (mmceph/apis/quality.py): a landmark is flagged below '
           f'{LOW_CONFIDENCE} ({m.sum()} of {len(s)} here, mean error '
-          f'{e[m].mean() if m.any() else float("nan"):.3f} against {e[~m].mean():.3f}); an image is '
+          f'{e[m].mean() if m.any() else float("nan"):.3f} against {e[~m].mean():.3f}); '
+          'an image is '
           f'rejected when its median is below {IMAGE_CONFIDENCE} '
           f'({sum(v < IMAGE_CONFIDENCE for v in per_image)} of {len(per_image)} here)')
 
@@ -78,8 +80,8 @@ def _spearman(a, b):
 
 def variants(image):
     """Images a cephalometric model cannot judge, made from one radiograph (uint8 BGR)."""
-    import matplotlib.cbook as cbook
     import cv2
+    import matplotlib.cbook as cbook
     rng = np.random.default_rng(0)
     h, w = image.shape[:2]
     portrait = cv2.imread(str(cbook.get_sample_data('grace_hopper.jpg', asfileobj=False)))

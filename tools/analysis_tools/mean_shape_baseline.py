@@ -53,7 +53,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     s = summarise(mean_shape_errors(args.root, args.split, args.train_split), args.radii)['overall']
     print(f'mean-shape baseline on {args.split} ({s["n"]} landmarks): MRE {s["MRE"]:.3f} mm '
-          f'(SD {s["SD"]:.3f}); ' + ', '.join(f'SDR {r:g} mm {100 * s["SDR"][r]:.1f}%' for r in args.radii))
+          f'(SD {s["SD"]:.3f}); '
+          + ', '.join(f'SDR {r:g} mm {100 * s["SDR"][r]:.1f}%' for r in args.radii))
     return s
 
 

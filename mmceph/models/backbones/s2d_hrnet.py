@@ -57,7 +57,8 @@ class S2DHRNet(HRNet):
     """
 
     def __init__(self, extra, in_channels=3, downscale=4, init_cfg=None, **kwargs):
-        pretrained = init_cfg if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained' else None
+        is_pretrained = isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained'
+        pretrained = init_cfg if is_pretrained else None
         super().__init__(extra, in_channels=in_channels * downscale ** 2,
                          init_cfg=None if pretrained else init_cfg, **kwargs)
         self.pretrained = pretrained
@@ -80,7 +81,8 @@ class S2DHRNet(HRNet):
     def init_weights(self):
         super().init_weights()
         if self.pretrained:
-            ckpt = CheckpointLoader.load_checkpoint(self.pretrained['checkpoint'], map_location='cpu')
+            ckpt = CheckpointLoader.load_checkpoint(self.pretrained['checkpoint'],
+                                                    map_location='cpu')
             state = ckpt.get('state_dict', ckpt)
             prefix = self.pretrained.get('prefix', '')
             if prefix:

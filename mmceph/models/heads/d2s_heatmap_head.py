@@ -16,9 +16,9 @@ and this head's own hook maps the old keys back by their layout, with or without
 from typing import Optional, Sequence, Tuple
 
 import torch.nn as nn
-from torch import Tensor
 from mmpose.models.heads import HeatmapHead
 from mmpose.registry import MODELS
+from torch import Tensor
 
 
 @MODELS.register_module()

@@ -22,11 +22,10 @@ from typing import Sequence, Tuple
 import torch
 import torch.nn.functional as F
 from mmengine.structures import PixelData
-from torch import Tensor, nn
-
 from mmpose.models.heads.base_head import BaseHead
 from mmpose.registry import KEYPOINT_CODECS, MODELS
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList, Predictions
+from torch import Tensor, nn
 
 
 @MODELS.register_module()
@@ -54,7 +53,8 @@ class PatchVotingHead(BaseHead):
                         dict(type='Constant', layer='BatchNorm2d', val=1)]
         super().__init__(init_cfg)
         if displacement_loss not in ('l1', 'smooth_l1'):
-            raise ValueError(f"displacement_loss must be 'l1' or 'smooth_l1', got {displacement_loss!r}")
+            raise ValueError("displacement_loss must be 'l1' or 'smooth_l1', "
+                             f'got {displacement_loss!r}')
         if len(conv_out_channels) != len(conv_kernel_sizes):
             raise ValueError('conv_out_channels and conv_kernel_sizes differ in length')
         self.in_channels, self.out_channels = in_channels, out_channels

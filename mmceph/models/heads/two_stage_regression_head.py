@@ -19,13 +19,12 @@ from typing import Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 import torch.nn as nn
-from torch import Tensor
-from torchvision.ops import roi_align
-
 from mmpose.evaluation.functional import keypoint_pck_accuracy
 from mmpose.models.heads.base_head import BaseHead
 from mmpose.registry import KEYPOINT_CODECS, MODELS
 from mmpose.utils.tensor_utils import to_numpy
+from torch import Tensor
+from torchvision.ops import roi_align
 
 
 def _pair(x) -> Tuple[float, float]:

@@ -13,9 +13,8 @@ from typing import Sequence, Tuple
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.model import BaseModule
-from torch import Tensor
-
 from mmpose.registry import MODELS
+from torch import Tensor
 
 
 @MODELS.register_module()

@@ -9,7 +9,7 @@ categorical, int, float and bool columns, RangeIndex and other indexes), plus th
 older names numpy 1.x and pandas 1.x wrote for the same things (see RENAMED).
 
 Allowed globals are still dangerous in the wrong hands, so the loader also checks how
-they are used (found by fuzzing, tests/test_fuzz_parsers.py):
+they are used (found by fuzzing, tests/test_fuzz/test_fuzz_parsers.py):
 
 - no class is called as a constructor except the few a DataFrame pickle calls
   (``numpy.ndarray((10**9,), 'O')`` or ``DataFrame(None, huge_index, columns)`` would

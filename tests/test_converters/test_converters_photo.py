@@ -17,7 +17,7 @@ from data_converters.errors import ConversionError
 from data_converters.landmarks import load
 from data_converters.safe_pickle import ALLOWED, SafeUnpickler, load_dataframe
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 KEYPOINTS = load('lateral_photo').KEYPOINTS
 # spellings as found in the wild; the rest are written as e.g. 'Tip of the nose_x'
 SPELLINGS = {'gonion': 'Gonion ', 'upper_1_tip': 'upper 1 tip', 'a_point': 'A point',

@@ -13,7 +13,7 @@ the converters' image header reader (``image_size``).
 
 Examples are derandomized (the same every run); the number run per parser and in all is
 printed at the end of the module (``fuzz cases tried: ...``). For a longer search:
-``MMCEPH_FUZZ_SCALE=20 MMCEPH_FUZZ_RANDOM=1 pytest tests/test_fuzz_parsers.py``.
+``MMCEPH_FUZZ_SCALE=20 MMCEPH_FUZZ_RANDOM=1 pytest tests/test_fuzz/test_fuzz_parsers.py``.
 """
 import contextlib
 import io
@@ -23,10 +23,15 @@ import os.path as osp
 import pickle
 import time
 
-import fuzz_helpers as fh
+import fuzz_coco
+import fuzz_common
+import fuzz_images
+import fuzz_isbi
+import fuzz_pickle
+import fuzz_webceph
 import numpy as np
 import pytest
-from fuzz_helpers import CASES, count, fuzz_settings
+from fuzz_common import CASES, count, fuzz_settings
 from hypothesis import given, note
 from hypothesis import strategies as st
 
@@ -50,7 +55,7 @@ def report_cases(request):
 
 @pytest.fixture(scope='module')
 def worker():
-    w = fh.Worker()
+    w = fuzz_common.Worker()
     yield w
     w.stop()
 
@@ -62,32 +67,32 @@ def assert_names(message, name):
 # =========================================================================== ISBI txt
 @pytest.fixture(scope='module')
 def isbi_root():
-    with fh.temp_dir() as root:
-        fh.make_isbi_tree(root)
+    with fuzz_common.temp_dir() as root:
+        fuzz_isbi.make_isbi_tree(root)
         yield root
 
 
 @fuzz_settings(400)
-@given(case=fh.isbi_txt())
+@given(case=fuzz_isbi.isbi_txt())
 def test_isbi_txt(isbi_root, case):
     data, expected = case
     count('isbi2015 txt')
-    reference = fh.reference_isbi(data)
+    reference = fuzz_isbi.reference_isbi(data)
     if expected is not None:      # the strategy's well-formed files are read as written
         assert reference is not None
         np.testing.assert_allclose(reference[0], expected[0])
         assert reference[1] == expected[1]
-    fh.write_bytes(osp.join(isbi_root, 'AnnotationsByMD', '400_senior', '002.txt'), data)
-    with fh.temp_dir() as tmp:
+    fuzz_common.write_bytes(osp.join(isbi_root, 'AnnotationsByMD', '400_senior', '002.txt'), data)
+    with fuzz_common.temp_dir() as tmp:
         out = osp.join(tmp, 'out')
-        err, _ = fh.run_converter(['isbi2015', '--root', isbi_root, '--out', out])
+        err, _ = fuzz_common.run_converter(['isbi2015', '--root', isbi_root, '--out', out])
         if err is not None:
             assert reference is None, f'a valid file was refused: {err}'
             assert_names(str(err), '002.txt')
-            fh.assert_no_output(out)
+            fuzz_common.assert_no_output(out)
             return
         assert reference is not None, 'a malformed file was accepted'
-        docs = fh.check_dataset_output(out, 19, ['train', 'test1'], image_root=isbi_root)
+        docs = fuzz_common.check_dataset_output(out, 19, ['train', 'test1'], image_root=isbi_root)
         img, ann = next((i, a) for i, a in zip(docs['train']['images'],
                                                docs['train']['annotations'])
                         if i['file_name'].endswith('/002.png'))
@@ -101,32 +106,32 @@ def test_isbi_txt(isbi_root, case):
 # =========================================================================== WebCeph2k CSV
 @pytest.fixture(scope='module')
 def webceph_root():
-    with fh.temp_dir() as root:
-        fh.make_webceph_tree(root)
+    with fuzz_common.temp_dir() as root:
+        fuzz_webceph.make_webceph_tree(root)
         os.makedirs(osp.join(root, 'csv'))
         yield root
 
 
-NAMES = fh.webceph_names()
+NAMES = fuzz_webceph.webceph_names()
 
 
 @fuzz_settings(250)
-@given(case=fh.webceph_csv(NAMES))
+@given(case=fuzz_webceph.webceph_csv(NAMES))
 def test_webceph_csv(webceph_root, case):
     data, expected = case
     count('webceph2k csv')
-    note(f'mutations: {fh.MUTATIONS}')
-    fh.write_bytes(osp.join(webceph_root, 'csv', 'train.csv'), data)
-    with fh.temp_dir() as tmp:
+    note(f'mutations: {fuzz_common.MUTATIONS}')
+    fuzz_common.write_bytes(osp.join(webceph_root, 'csv', 'train.csv'), data)
+    with fuzz_common.temp_dir() as tmp:
         out = osp.join(tmp, 'out')
-        err, _ = fh.run_converter(['webceph2k', '--csv-dir', osp.join(webceph_root, 'csv'),
+        err, _ = fuzz_common.run_converter(['webceph2k', '--csv-dir', osp.join(webceph_root, 'csv'),
                                    '--image-root', osp.join(webceph_root, 'img'), '--out', out])
         if err is not None:
             assert expected is None, f'a valid CSV was refused: {err}'
             assert_names(str(err), 'train.csv')
-            fh.assert_no_output(out)
+            fuzz_common.assert_no_output(out)
             return
-        docs = fh.check_dataset_output(out, len(NAMES), ['train'],
+        docs = fuzz_common.check_dataset_output(out, len(NAMES), ['train'],
                                        image_root=osp.join(webceph_root, 'img'))
         doc = docs['train']
         for img in doc['images']:
@@ -145,13 +150,13 @@ def test_webceph_csv(webceph_root, case):
 
 
 # =========================================================================== photo pickle
-KEYPOINTS = fh.photo_keypoints()
+KEYPOINTS = fuzz_pickle.photo_keypoints()
 
 
 def convert_pickle(worker, data, tmp, args=()):
     """Convert in the sandboxed worker; return ``(answer, out)``; check the error side."""
     path = osp.join(tmp, 'photos.pkl')
-    fh.write_bytes(path, data)
+    fuzz_common.write_bytes(path, data)
     out = osp.join(tmp, 'out')
     answer = worker.call('convert', argv=['photo-pickle', '--pickle', path, '--out', out,
                                           *args])
@@ -161,13 +166,13 @@ def convert_pickle(worker, data, tmp, args=()):
         assert 'MemoryError' not in answer['message'], (
             f"a {len(data)}-byte pickle exhausted the memory cap: {answer['message']}")
         assert_names(answer['message'], 'photos.pkl')
-        fh.assert_no_output(out)
+        fuzz_common.assert_no_output(out)
     return answer, out
 
 
 def check_photo_output(out, expected):
     from PIL import Image
-    docs = fh.check_dataset_output(out, len(KEYPOINTS), image_root=out)
+    docs = fuzz_common.check_dataset_output(out, len(KEYPOINTS), image_root=out)
     seen = {}
     for split, doc in docs.items():
         assert split in ('train', 'val', 'test')
@@ -193,12 +198,12 @@ def check_photo_output(out, expected):
 
 
 @fuzz_settings(400)
-@given(case=fh.photo_pickle(KEYPOINTS))
+@given(case=fuzz_pickle.photo_pickle(KEYPOINTS))
 def test_photo_pickle(worker, case):
     data, expected, args = case
     count('photo pickle')
-    note(f'mutations: {fh.MUTATIONS}, arguments: {args}')
-    with fh.temp_dir() as tmp:
+    note(f'mutations: {fuzz_common.MUTATIONS}, arguments: {args}')
+    with fuzz_common.temp_dir() as tmp:
         answer, out = convert_pickle(worker, data, tmp, args)
         if answer['status'] == 'error':
             assert expected is None, f"a valid pickle was refused: {answer['message']}"
@@ -206,19 +211,21 @@ def test_photo_pickle(worker, case):
         check_photo_output(out, expected)
 
 
-@pytest.mark.parametrize('name', sorted(fh.crafted_pickles()) + sorted(fh.refused_objects()))
+@pytest.mark.parametrize('name', sorted(fuzz_pickle.crafted_pickles())
+                         + sorted(fuzz_pickle.refused_objects()))
 def test_photo_pickle_crafted(worker, name):
     """Hand-made attacks on the restricted unpickler: refused cleanly, never a crash or a
     memory blow-up."""
     count('photo pickle')
-    crafted = fh.crafted_pickles()
-    data = crafted[name] if name in crafted else pickle.dumps(fh.refused_objects()[name])
-    with fh.temp_dir() as tmp:
+    crafted = fuzz_pickle.crafted_pickles()
+    data = crafted[name] if name in crafted else pickle.dumps(fuzz_pickle.refused_objects()[name])
+    with fuzz_common.temp_dir() as tmp:
         answer, _ = convert_pickle(worker, data, tmp)
     assert answer['status'] == 'error'
     assert 'refused' in answer['message'] or 'not a pandas DataFrame' in answer['message'] \
         or 'not a readable pickle' in answer['message'], answer['message']
-    if name in fh.refused_objects():      # the refused global is named (os.getcwd is posix's)
+    # the refused global is named (os.getcwd is posix's)
+    if name in fuzz_pickle.refused_objects():
         assert 'refused' in answer['message'] and name.split('.')[-1] in answer['message']
 
 
@@ -299,7 +306,7 @@ def test_photo_pickle_tampered_frames(worker, change):
     df = _photo_frame(set=pd.Categorical(['train', 'test', 'train']))
     if change is _short_object_list:
         df = df.astype({'patient_id': object, 'Image': object, 'sella_x': object})
-    with fh.temp_dir() as tmp:
+    with fuzz_common.temp_dir() as tmp:
         answer, _ = convert_pickle(worker, _tampered(df, change), tmp)
     assert answer['status'] == 'error', answer
     assert any(s in answer['message'] for s in ('refused', 'corrupt DataFrame',
@@ -327,7 +334,7 @@ def run_main(argv):
 
 @pytest.fixture(scope='module')
 def photo_pickle_file():
-    with fh.temp_dir() as tmp:
+    with fuzz_common.temp_dir() as tmp:
         path = osp.join(tmp, 'photos.pkl')
         _photo_frame(n=10).to_pickle(path)
         yield path
@@ -342,8 +349,8 @@ def test_cli_numeric_options(isbi_root, photo_pickle_file, option, value):
     count('cli options')
     ann = osp.join(isbi_root, 'AnnotationsByMD', '400_senior')
     with open(osp.join(ann, '001.txt'), 'rb') as f:      # undo test_isbi_txt's last example
-        fh.write_bytes(osp.join(ann, '002.txt'), f.read())
-    with fh.temp_dir() as tmp:
+        fuzz_common.write_bytes(osp.join(ann, '002.txt'), f.read())
+    with fuzz_common.temp_dir() as tmp:
         out = osp.join(tmp, 'out')
         if option == '--roi-margin':
             argv, k, source = ['isbi2015', '--root', isbi_root], 19, isbi_root
@@ -351,12 +358,12 @@ def test_cli_numeric_options(isbi_root, photo_pickle_file, option, value):
             argv, k, source = ['photo-pickle', '--pickle', photo_pickle_file], len(KEYPOINTS), None
         rc, stderr = run_main(argv + ['--out', out, f'{option}={value}'])
         if rc == 0:
-            fh.check_dataset_output(out, k, image_root=source or out)
+            fuzz_common.check_dataset_output(out, k, image_root=source or out)
             return
         assert rc == 2, stderr
         assert option in stderr or 'photos.pkl' in stderr, stderr
         assert 'Traceback' not in stderr
-        fh.assert_no_output(out)
+        fuzz_common.assert_no_output(out)
 
 
 # =========================================================================== COCO JSON
@@ -379,15 +386,15 @@ def build_dataset(cls, ann_file):
 
 
 @fuzz_settings(700)
-@given(case=fh.coco_file())
+@given(case=fuzz_coco.coco_file())
 def test_coco_json(dataset_cls, case):
     from mmceph.formats.coco import CocoFormatError
     data, valid = case
     count('coco json (dataset)')
-    with fh.temp_dir() as tmp:
+    with fuzz_common.temp_dir() as tmp:
         path = osp.join(tmp, 'annotations', 'train.json')
         os.makedirs(osp.dirname(path))
-        fh.write_bytes(path, data)
+        fuzz_common.write_bytes(path, data)
         try:
             dataset = build_dataset(dataset_cls, path)
         except CocoFormatError as err:
@@ -399,7 +406,7 @@ def test_coco_json(dataset_cls, case):
         assert len(dataset) <= len(doc['annotations'])
         for i in range(len(dataset)):
             info = dataset.get_data_info(i)
-            assert info['keypoints'].shape == (1, fh.COCO_K, 2)
+            assert info['keypoints'].shape == (1, fuzz_coco.COCO_K, 2)
             assert np.isfinite(info['keypoints']).all() and np.isfinite(info['bbox']).all()
             assert info['img_id'] in annotated
             spacing = info['pixel_spacing']
@@ -422,18 +429,18 @@ def _json_file(value):
     st.builds(_roi_file,
               st.lists(st.one_of(st.floats(-0.5, 1.5), st.just(float('nan')), st.none(),
                                  st.text(max_size=3)), max_size=5)),
-    st.builds(_json_file, fh.json_values),
+    st.builds(_json_file, fuzz_coco.json_values),
     st.binary(max_size=40)))
 def test_coco_roi_prior(dataset_cls, data):
     """roi_prior.json beside annotations/ is read with the dataset: same property."""
     from mmceph.formats.coco import CocoFormatError
     count('roi_prior json (dataset)')
-    with fh.temp_dir() as tmp:
+    with fuzz_common.temp_dir() as tmp:
         path = osp.join(tmp, 'annotations', 'train.json')
         os.makedirs(osp.dirname(path))
-        fh.write_bytes(path, json.dumps(dict(images=[], annotations=[],
+        fuzz_common.write_bytes(path, json.dumps(dict(images=[], annotations=[],
                                              categories=[dict(id=1)])).encode())
-        fh.write_bytes(osp.join(tmp, 'roi_prior.json'), data)
+        fuzz_common.write_bytes(osp.join(tmp, 'roi_prior.json'), data)
         try:
             dataset = build_dataset(dataset_cls, path)
         except CocoFormatError as err:
@@ -571,7 +578,7 @@ def test_dataset_names_file_and_json_path(dataset_cls, tmp_path):
 # =========================================================================== infer inputs
 @pytest.fixture(scope='module')
 def image_templates():
-    return fh.image_templates()
+    return fuzz_images.image_templates()
 
 
 def check_image_answer(answer, path, expected):
@@ -600,11 +607,11 @@ def check_image_answer(answer, path, expected):
 @fuzz_settings(600)
 @given(data=st.data())
 def test_infer_read_image(worker, image_templates, data):
-    content, ext, expected = data.draw(fh.image_file(image_templates))
+    content, ext, expected = data.draw(fuzz_images.image_file(image_templates))
     count('infer read_image')
-    with fh.temp_dir() as tmp:
+    with fuzz_common.temp_dir() as tmp:
         path = osp.join(tmp, f'input image{ext}')
-        fh.write_bytes(path, content)
+        fuzz_common.write_bytes(path, content)
         check_image_answer(worker.call('read_image', path=path), path, expected)
 
 
@@ -620,11 +627,11 @@ def test_infer_read_image_not_a_file(worker, tmp_path):
 @given(data=st.data())
 def test_converter_image_size(worker, image_templates, data):
     """The converters' header reader (images named by ISBI folders and WebCeph CSVs)."""
-    content, ext, expected = data.draw(fh.image_file(image_templates))
+    content, ext, expected = data.draw(fuzz_images.image_file(image_templates))
     count('converter image_size')
-    with fh.temp_dir() as tmp:
+    with fuzz_common.temp_dir() as tmp:
         path = osp.join(tmp, f'image{ext}')
-        fh.write_bytes(path, content)
+        fuzz_common.write_bytes(path, content)
         answer = worker.call('image_size', path=path)
         if answer['status'] == 'error':
             assert answer['type'] == 'ConversionError', (

@@ -17,7 +17,7 @@ from tiny_models import TINY_HRNET
 import mmceph  # noqa: F401
 from mmceph.models.pose_estimators import apply_affine
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SYNTHETIC = osp.join(REPO,
                      'configs/synthetic/td-hm_hrnetv2-w18-small_1xb8-30e_synthetic-192x160.py')
 ISBI = osp.join(REPO, 'configs/isbi2015/td-hm_s2d-hrnetv2-w18-cascade_1xb4-60e_isbi2015-576x448.py')

@@ -16,7 +16,7 @@ import mmceph.codecs.patch_voting  # noqa: F401  (registers PatchVotingLabel)
 import mmceph.models.heads.patch_voting_head  # noqa: F401  (registers PatchVotingHead)
 from mmceph.codecs.patch_voting import PatchVotingLabel, inverse_log_scale, log_scale
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'isbi2015',
                   'td-vote_s2d-hrnetv2-w18_1xb4-100e_isbi2015-576x448.py')
 

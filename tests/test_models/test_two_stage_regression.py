@@ -18,7 +18,7 @@ import mmceph.models.heads.two_stage_regression_head  # noqa: F401  (registers t
 import mmceph.models.necks.semantic_fusion  # noqa: F401  (registers the neck)
 from data_converters.coco import ImageRecord, to_coco, write_json_atomic
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'isbi2015',
                   'td-reg_twostage-hrnetv2-w18_1xb4-100e_isbi2015-576x448.py')
 K = 5

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'ceph_report.py')
 OUTPUTS = ('per_landmark.md', 'per_landmark.csv', 'error_boxplot.png', 'sdr_curve.png',
            'worst_cases.csv')

@@ -8,12 +8,11 @@ import subprocess
 import sys
 
 import pytest
+from conftest import CONFIG, data_options, run
+from dicom_files import write_dicom
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BIN = osp.dirname(sys.executable)
-
-
-from conftest import CONFIG, data_options, run  # noqa: E402
 
 
 @pytest.fixture(scope='module')
@@ -56,24 +55,6 @@ def test_infer_writes_json_and_overlay(trained, tmp_path):
     assert lm['x_mm'] == pytest.approx(lm['x_px'] * 0.1, abs=1e-2)
     roi = json.load(open(data / 'roi_prior.json'))['roi_xyxy_normalised']
     assert result['roi_xyxy_px'][0] == pytest.approx(roi[0] * image['width'], abs=0.1)
-
-
-def write_dicom(path, pixels, spacing_rc):
-    from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b'\0' * 128)
-    ds.SOPClassUID = meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.Rows, ds.Columns = pixels.shape
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, 'MONOCHROME2'
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-    ds.PixelSpacing = [str(v) for v in spacing_rc]
-    ds.PixelData = pixels.astype('<u2').tobytes()
-    ds.save_as(str(path), enforce_file_format=True)
 
 
 def test_infer_folder_of_formats_with_a_corrupt_file(trained, tmp_path):

@@ -285,7 +285,7 @@ def test_8_and_16_bit_copies_give_the_same_landmarks(model, tmp_path, predictor)
 
 # --------------------------------------------------------------------- 5. spacing, JSON
 def test_dicom_spacing_bounds_and_rescue(model, tmp_path):
-    from test_end_to_end import write_dicom
+    from dicom_files import write_dicom
     grey = cv2.imread(str(model['image']), cv2.IMREAD_GRAYSCALE)
     (tmp_path / 'in').mkdir()
     # 50 mm per pixel: a broken header

@@ -14,7 +14,7 @@ from mmengine.runner import CheckpointLoader
 import mmceph  # noqa: F401
 from mmceph.engine import AtomicLocalBackend
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs/synthetic/td-hm_hrnetv2-w18-small_1xb8-30e_synthetic-192x160.py')
 EPOCHS = 5
 

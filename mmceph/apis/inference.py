@@ -46,6 +46,11 @@ class LandmarkPredictor:
         self.roi_prior = meta.get('roi_prior')
         self.default_spacing = meta.get('default_pixel_spacing')
         self.is_isbi = self.names == ISBI_KEYPOINTS
+        # site adaptation (tools/adapt.py): offsets in the weights, provenance in the meta
+        adapted = bool(getattr(self.model, 'is_adapted', False))
+        self.site_adaptation = (meta.get('site_adaptation') or dict(
+            method='unknown: offsets in the weights, no record in the checkpoint')
+        ) if adapted else None
 
     @property
     def measurement_lines(self):
@@ -87,7 +92,8 @@ class LandmarkPredictor:
                       exif_orientation=loaded.exif_orientation,
                       frame=dict(used=loaded.frame, count=loaded.frames),
                       pixel_spacing_mm=None if spacing is None else [float(v) for v in spacing],
-                      pixel_spacing_source=source, roi_xyxy_px=bbox[0].round(1).tolist())
+                      pixel_spacing_source=source, roi_xyxy_px=bbox[0].round(1).tolist(),
+                      site_adaptation=self.site_adaptation)
         image_reasons = check_image(image)
         if image_reasons:                    # nothing the model could judge: do not ask it
             result.update(status='rejected', status_reasons=image_reasons, landmarks=[])

@@ -44,16 +44,16 @@ class PatchVotingLabel(BaseKeypointCodec):
       (1, K, 2) in input pixels and scores (1, K) (the highest patch probability).
 
     Args:
-        input_size: (w, h) of the network input; both divisible by ``patch_size``.
-        patch_size: patch side in input pixels (= the stride of the predicted maps).
-        radius: 0 gives one-hot presence (only the patch holding the landmark). With
+        input_size (Tuple[int, int]): (w, h) of the network input; both divisible by ``patch_size``.
+        patch_size (int): patch side in input pixels (= the stride of the predicted maps).
+        radius (float): 0 gives one-hot presence (only the patch holding the landmark). With
             ``radius > 0`` (input px) patches whose centre is within ``radius`` of the
             landmark get ``1 - distance / radius`` (the holding patch always 1): more
             patches learn to vote, and the head trains displacements where presence > 0.
-        scale: displacement unit (input px) of the log scaling.
-        topk: decode from the ``topk`` most probable patches only (None: all).
-        threshold: decode from patches with probability >= threshold only (None: all);
-            if none passes, the most probable patch votes alone.
+        scale (float): displacement unit (input px) of the log scaling.
+        topk (int, optional): decode from the ``topk`` most probable patches only (None: all).
+        threshold (float, optional): decode from patches with probability >= threshold only
+            (None: all); if none passes, the most probable patch votes alone.
     """
     field_mapping_table = dict(presence='presence', displacements='displacements')
     label_mapping_table = dict(keypoint_weights='keypoint_weights')

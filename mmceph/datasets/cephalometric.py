@@ -32,7 +32,18 @@ from ..metainfo import aariz, cldetection2023, isbi2015, lateral_photo, webceph2
 
 @DATASETS.register_module()
 class CephalometricDataset(BaseCocoStyleDataset):
-    """Base class: landmarks of one image form one instance; bbox is the ROI."""
+    """Base class: landmarks of one image form one instance; bbox is the ROI.
+
+    Args (those of MMPose's ``BaseCocoStyleDataset``; none added):
+        ann_file (str): the converter's COCO keypoint JSON, relative to ``data_root``.
+        data_root (str): dataset folder (the converter's ``--out``).
+        data_mode (str): ``'topdown'`` (one instance per image).
+        data_prefix (dict): ``dict(img=FOLDER)``, where ``file_name`` is relative to.
+        pipeline (list[dict]): the transforms.
+        test_mode (bool): evaluation split (no training-only filtering).
+        metainfo (dict, optional): overrides ``METAINFO`` (landmark names, skeleton).
+    ``roi_prior.json`` beside ``ann_file``, when present, becomes ``metainfo['roi_prior']``.
+    """
     METAINFO: dict = isbi2015.dataset_info
 
     def load_data_list(self) -> list:

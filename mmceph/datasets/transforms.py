@@ -26,6 +26,8 @@ class LoadCephalogram(BaseTransform):
     ``tools/infer.py`` and in ``MMPoseInferencer``, so an image stored as 16-bit gives the
     landmarks its 8-bit copy gives. An ``img`` array already in the results (an array
     handed to ``inference_topdown`` or ``MMPoseInferencer``) is mapped the same way.
+
+    Args: none. Reads ``img_path`` or ``img``; writes ``img``, ``img_shape``, ``ori_shape``.
     """
 
     def transform(self, results):
@@ -40,6 +42,12 @@ class LoadCephalogram(BaseTransform):
 
 @TRANSFORMS.register_module()
 class ApplyRoiPrior(BaseTransform):
+    """Make the dataset's ROI prior (``roi_prior``, normalised xyxy from the metainfo) the
+    instance's ``bbox`` in pixels of this image, with ``bbox_score`` 1; without a prior
+    the results pass unchanged. Used in val/test pipelines, before ``GetBBoxCenterScale``.
+
+    Args: none.
+    """
 
     def transform(self, results):
         roi = results.get('roi_prior')
@@ -55,7 +63,10 @@ class ApplyRoiPrior(BaseTransform):
 class KeepFullImage(BaseTransform):
     """Keep the full-resolution image as ``full_image`` before ``TopdownAffine`` crops it,
     for models that look again at full resolution (``LandmarkCascade``). Pack it with
-    ``PackPoseInputs(meta_keys=(... 'full_image'))``."""
+    ``PackPoseInputs(meta_keys=(... 'full_image'))``. Val/test pipelines only.
+
+    Args: none.
+    """
 
     def transform(self, results):
         results['full_image'] = results['img']

@@ -14,7 +14,11 @@ from ..utils.atomic import write_atomic
 
 @register_backend('atomic_local')
 class AtomicLocalBackend(LocalBackend):
-    """MMEngine's LocalBackend with atomic ``put`` / ``put_text``."""
+    """MMEngine's LocalBackend with atomic ``put`` / ``put_text``: a killed run never
+    leaves a truncated checkpoint. Selected by ``backend_args=dict(backend='atomic_local')``.
+
+    Args: none (``LocalBackend``'s).
+    """
 
     def put(self, obj: bytes, filepath) -> None:
         write_atomic(filepath, obj)

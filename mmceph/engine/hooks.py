@@ -16,9 +16,16 @@ from mmpose.registry import HOOKS
 
 @HOOKS.register_module()
 class BestCheckpointAliasHook(Hook):
+    """Keep the best checkpoint also as ``<work_dir>/best_<key>.pth`` (a hard link, or a
+    copy where links are not possible, replaced atomically after each validation).
+
+    Args:
+        key (str): the metric ``CheckpointHook(save_best=...)`` selects by, e.g. ``'MRE'``
+            or ``'MRE_px'``.
+    """
     priority = 'LOWEST'
 
-    def __init__(self, key='MRE'):
+    def __init__(self, key: str = 'MRE'):
         self.key = key
 
     def after_val_epoch(self, runner, metrics=None):

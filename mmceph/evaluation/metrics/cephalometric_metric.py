@@ -23,12 +23,12 @@ class CephalometricMetric(BaseMetric):
     """Mean radial error and success detection rates.
 
     Args:
-        radii: SDR radii (mm, or px for datasets without spacing). Success is
+        radii (Sequence[float]): SDR radii (mm, or px for datasets without spacing). Success is
             error <= radius.
-        outfile_prefix: if given, per-image predictions and errors are dumped to
+        outfile_prefix (str, optional): if given, per-image predictions and errors are dumped to
             ``{outfile_prefix}.predictions.json`` (input of
             ``tools/analysis_tools/ceph_report.py``).
-        clinical: also score the 8 ISBI 2015 measurements (19-landmark datasets in mm,
+        clinical (bool): also score the 8 ISBI 2015 measurements (19-landmark datasets in mm,
             images with all 19 ground-truth landmarks): keys ``<NAME>_abs_err`` (mean
             absolute difference of the values) and ``<NAME>_success`` (the challenge's
             classification success rate), e.g. ``ANB_success``.

@@ -12,6 +12,8 @@ Two changes to MMPose's HRNet, both by subclassing:
   weights into every layer whose shape still fits (all but the stem's first conv, which
   now sees 3r^2 channels) and log the keys it skipped.
 """
+from typing import Optional
+
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.logging import MMLogger
@@ -48,15 +50,17 @@ class S2DHRNet(HRNet):
     """HRNet with a space-to-depth front.
 
     Args:
-        extra: HRNet stage config, as for MMPose's ``HRNet``.
-        in_channels: image channels (before space-to-depth).
-        downscale: r, the space-to-depth factor (default 4).
-        init_cfg: ``dict(type='Pretrained', checkpoint=PATH, prefix='backbone.')``
+        extra (dict): HRNet stage config, as for MMPose's ``HRNet``.
+        in_channels (int): image channels (before space-to-depth).
+        downscale (int): r, the space-to-depth factor (default 4).
+        init_cfg (dict, optional): ``dict(type='Pretrained', checkpoint=PATH, prefix='backbone.')``
             loads compatible stock HRNet weights (see ``load_compatible``).
+        **kwargs: further ``HRNet`` arguments (``norm_cfg``, ``norm_eval``, ...).
     Input height and width must be divisible by 4r.
     """
 
-    def __init__(self, extra, in_channels=3, downscale=4, init_cfg=None, **kwargs):
+    def __init__(self, extra: dict, in_channels: int = 3, downscale: int = 4,
+                 init_cfg: Optional[dict] = None, **kwargs):
         is_pretrained = isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained'
         pretrained = init_cfg if is_pretrained else None
         super().__init__(extra, in_channels=in_channels * downscale ** 2,

@@ -16,6 +16,8 @@ s*i + (s-1)/2); 2x2 max-pooling and bilinear (align_corners=False) up-sampling k
 alignment at every level. ``HeatmapHead(deconv_out_channels=None)`` (a 1x1 conv) then
 gives the heatmaps.
 """
+from typing import Optional, Sequence
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -36,23 +38,29 @@ class UNetPlusPlus(BaseModule):   # not BaseBackbone: its train() returns None
     """UNet++ behind a space-to-depth stem; returns the top node(s) at 1/output_stride of the input.
 
     Args:
-        in_channels: image channels.
-        depth: number of 2x down-samplings inside the nested U-Net (levels 0..depth).
-        base_channels: width of level 0; level i has ``base_channels * width_mult**i``.
-        width_mult: width multiplier per level (2 in the paper).
-        widths: explicit widths per level (depth + 1 ints); overrides the two above.
-        output_stride: 1, 2 or 4 (default 4); the space-to-depth factor of the stem.
-        deep_supervision: if True, return every top node (X^{0,1}, ..., X^{0,depth}),
+        in_channels (int): image channels.
+        depth (int): number of 2x down-samplings inside the nested U-Net (levels 0..depth).
+        base_channels (int): width of level 0; level i has ``base_channels * width_mult**i``.
+        width_mult (float): width multiplier per level (2 in the paper).
+        widths (Sequence[int], optional): explicit widths per level (depth + 1 ints); overrides the
+            two above.
+        output_stride (int): 1, 2 or 4 (default 4); the space-to-depth factor of the stem.
+        deep_supervision (bool): if True, return every top node (X^{0,1}, ..., X^{0,depth}),
             all ``widths[0]`` channels at the same size, for a head or neck that uses them
             all (e.g. ``FeatureMapProcessor(concat=True)``); by default only X^{0,depth}.
             ``HeatmapHead`` reads the last one either way.
+        conv_cfg (dict, optional): ``ConvModule`` conv config (None: Conv2d).
+        norm_cfg (dict): ``ConvModule`` norm config.
+        init_cfg (dict, optional): MMEngine initialisation config.
     Input height and width must be divisible by ``output_stride * 2**depth`` (64 with the
     defaults); other sizes raise a ValueError that names the nearest valid size.
     """
 
-    def __init__(self, in_channels=3, depth=4, base_channels=32, width_mult=2.0, widths=None,
-                 output_stride=4, deep_supervision=False, conv_cfg=None,
-                 norm_cfg=dict(type='BN'), init_cfg=None):
+    def __init__(self, in_channels: int = 3, depth: int = 4, base_channels: int = 32,
+                 width_mult: float = 2.0, widths: Optional[Sequence[int]] = None,
+                 output_stride: int = 4, deep_supervision: bool = False,
+                 conv_cfg: Optional[dict] = None, norm_cfg: dict = dict(type='BN'),
+                 init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)     # ConvModule inits its own conv and norm
         if not (isinstance(output_stride, int) and output_stride >= 1):
             raise ValueError(f'output_stride must be a positive int (1, 2, 4), got {output_stride}')

@@ -33,13 +33,13 @@ class PatchVotingHead(BaseHead):
     """Presence logits (B, K, H/s, W/s) and log-scaled displacements (B, 2K, H/s, W/s).
 
     Args:
-        in_channels: channels of the last feature map (stride s = the codec's patch size).
-        out_channels: number of landmarks K.
+        in_channels (int): channels of the last feature map (stride s = the codec's patch size).
+        out_channels (int): number of landmarks K.
         conv_out_channels / conv_kernel_sizes: shared Conv-BN-ReLU layers before the two
             1x1 output convs (default one 3x3 conv of 256 channels).
-        displacement_loss: 'l1' (default) or 'smooth_l1'.
+        displacement_loss (str): 'l1' (default) or 'smooth_l1'.
         presence_loss_weight / displacement_loss_weight: loss term weights.
-        decoder: a ``PatchVotingLabel`` config (needed by ``predict``).
+        decoder (dict, optional): a ``PatchVotingLabel`` config (needed by ``predict``).
     """
 
     def __init__(self, in_channels: int, out_channels: int,

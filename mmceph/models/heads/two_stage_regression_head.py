@@ -36,20 +36,21 @@ class TwoStageRegressionHead(BaseHead):
     """Global regression + ROI-aligned residual refinement of K landmarks.
 
     Args:
-        in_channels: ``(fine_channels, deep_channels)``, the channels of the two maps of
-            ``feats = (fused_fine, deepest)`` as ``SemanticFusionNeck`` returns them.
-        num_joints: K, the number of landmarks.
-        crop_ratio: refinement window as a fraction of the input (w, h), or one float
-            for both (default 1/8).
-        roi_size: ``roi_align`` output size (cells per side of each crop).
-        pool_size: stage 1 pools the deepest map to ``pool_size`` cells (1 = global
+        in_channels (Sequence[int]): ``(fine_channels, deep_channels)``, the channels of the two
+            maps of ``feats = (fused_fine, deepest)`` as ``SemanticFusionNeck`` returns them.
+        num_joints (int): K, the number of landmarks.
+        crop_ratio (float | Sequence[float]): refinement window as a fraction of the input (w, h),
+            or one float for both (default 1/8).
+        roi_size (int): ``roi_align`` output size (cells per side of each crop).
+        pool_size (int): stage 1 pools the deepest map to ``pool_size`` cells (1 = global
             average pool) before the MLP.
-        hidden_channels: width of the stage-1 MLP and of the refinement head.
-        refine_channels: channels of the refinement head's convs.
-        loss: stage-1 (detection) loss on normalised coordinates, an MMPose
+        hidden_channels (int): width of the stage-1 MLP and of the refinement head.
+        refine_channels (int): channels of the refinement head's convs.
+        loss (dict): stage-1 (detection) loss on normalised coordinates, an MMPose
             coordinate loss built with ``use_target_weight=True``.
-        refine_loss: per-landmark refinement loss; the head sums it over landmarks.
-        decoder: the codec, ``RegressionLabel`` with the model's input size.
+        refine_loss (dict): per-landmark refinement loss; the head sums it over landmarks.
+        decoder (dict, optional): the codec, ``RegressionLabel`` with the model's input size.
+        init_cfg (dict, optional): MMEngine initialisation config.
 
     ``forward`` returns the refined normalised coordinates (B, K, 2); ``loss`` returns
     ``loss_det``, ``loss_refine`` and ``acc_pose`` (PCK@0.05 of the refined points);
@@ -70,7 +71,7 @@ class TwoStageRegressionHead(BaseHead):
                  loss: dict = dict(type='L1Loss', use_target_weight=True),
                  refine_loss: dict = dict(type='L1Loss', use_target_weight=True),
                  decoder: Optional[dict] = None,
-                 init_cfg=None):
+                 init_cfg: Optional[dict] = None):
         super().__init__(init_cfg)
         fine_channels, deep_channels = in_channels
         self.in_channels = tuple(in_channels)

@@ -22,6 +22,11 @@ class KeypointL1Loss(KeypointMSELoss):
     runs over all elements, as in ``KeypointMSELoss``. Unlike MMPose 1.3's
     ``KeypointMSELoss``, which applies ``target_weights`` whatever the flag says,
     ``use_target_weight=False`` ignores them.
+
+    Args (``KeypointMSELoss``'s):
+        use_target_weight (bool): weight each keypoint's channel by ``target_weights``.
+        skip_empty_channel (bool): mask out channels whose target is all zero.
+        loss_weight (float): factor applied to the loss.
     """
 
     def forward(self, output, target, target_weights=None, mask=None):

@@ -8,7 +8,7 @@ precise but semantically shallow, so the deeper levels are added into it top-dow
 each map is resized to the next finer level's exact size and added (sizes need not be
 powers of two apart), and a 3x3 conv smooths the upsampling seams of the finest sum.
 """
-from typing import Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch.nn as nn
 import torch.nn.functional as F
@@ -22,9 +22,11 @@ class SemanticFusionNeck(BaseModule):
     """Fuse multi-scale features top-down into the finest level.
 
     Args:
-        in_channels: channels of each input level, finest first (as HRNet returns them).
-        out_channels: width of the fused map.
-        upsample_mode: ``F.interpolate`` mode for the top-down path.
+        in_channels (Sequence[int]): channels of each input level, finest first (as HRNet returns
+            them).
+        out_channels (int): width of the fused map.
+        upsample_mode (str): ``F.interpolate`` mode for the top-down path.
+        init_cfg (dict, optional): MMEngine initialisation config.
 
     Returns (``forward``): a tuple ``(fused, deepest)``:
         - ``fused``: (B, out_channels, H0, W0), the fused map at the finest level's size;
@@ -32,7 +34,7 @@ class SemanticFusionNeck(BaseModule):
     """
 
     def __init__(self, in_channels: Sequence[int], out_channels: int = 64,
-                 upsample_mode: str = 'bilinear', init_cfg=None):
+                 upsample_mode: str = 'bilinear', init_cfg: Optional[dict] = None):
         super().__init__(init_cfg)
         self.in_channels = tuple(in_channels)
         self.upsample_mode = upsample_mode

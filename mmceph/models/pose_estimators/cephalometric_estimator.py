@@ -36,7 +36,18 @@ OFFSETS_KEY = 'site_offsets'
 @MODELS.register_module()
 class CephalometricEstimator(TopdownPoseEstimator):
     """``TopdownPoseEstimator`` whose predictions get the per-landmark site offsets
-    (buffer ``site_offsets``, (K, 2) fractions of the crop size; empty: none)."""
+    (buffer ``site_offsets``, (K, 2) fractions of the crop size; empty: none).
+
+    Args (``TopdownPoseEstimator``'s, passed through unchanged):
+        backbone (dict): backbone config.
+        neck (dict, optional): neck config.
+        head (dict, optional): head config.
+        train_cfg (dict, optional): training options.
+        test_cfg (dict, optional): test options (``flip_test``, ...).
+        data_preprocessor (dict, optional): data preprocessor config.
+        init_cfg (dict, optional): MMEngine initialisation config.
+        metainfo (dict, optional): dataset meta information.
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

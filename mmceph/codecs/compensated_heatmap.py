@@ -24,14 +24,16 @@ Decode ("compensation"), per keypoint:
 """
 from typing import Optional, Tuple
 
-import cv2
 import numpy as np
 from mmpose.codecs.base import BaseKeypointCodec
 from mmpose.registry import KEYPOINT_CODECS
 
+# the grid convention and the decoder live in the torch-free core (shared with mmceph.runtime)
+from ..core.heatmap_decode import CompensatedHeatmapDecoder
+
 
 @KEYPOINT_CODECS.register_module()
-class CompensatedHeatmap(BaseKeypointCodec):
+class CompensatedHeatmap(CompensatedHeatmapDecoder, BaseKeypointCodec):
     """Encode keypoints as sub-pixel Gaussians; decode them robustly.
 
     Shapes: keypoints (N=1, K, 2) in input-image pixels; heatmaps (K, H, W).
@@ -49,20 +51,9 @@ class CompensatedHeatmap(BaseKeypointCodec):
 
     def __init__(self, input_size: Tuple[int, int], heatmap_size: Tuple[int, int],
                  sigma: float = 2.0, fit_radius: int = 3, fit_threshold: float = 0.2):
-        super().__init__()
-        self.input_size = tuple(input_size)
-        self.heatmap_size = tuple(heatmap_size)
-        self.sigma = float(sigma)
-        self.stride = np.array(input_size, np.float32) / np.array(heatmap_size, np.float32)
-        self.fit_radius = int(fit_radius)
-        self.fit_threshold = float(fit_threshold)
-
-    # --- coordinate maps (the one place the grid convention lives) ---------------------
-    def to_heatmap(self, keypoints):
-        return (np.asarray(keypoints, np.float64) + 0.5) / self.stride - 0.5
-
-    def to_input(self, coords):
-        return (np.asarray(coords, np.float64) + 0.5) * self.stride - 0.5
+        BaseKeypointCodec.__init__(self)
+        CompensatedHeatmapDecoder.__init__(self, input_size, heatmap_size, sigma, fit_radius,
+                                           fit_threshold)
 
     # --- encode --------------------------------------------------------------------------
     def encode(self, keypoints: np.ndarray, keypoints_visible: Optional[np.ndarray] = None) -> dict:
@@ -83,58 +74,3 @@ class CompensatedHeatmap(BaseKeypointCodec):
         weights[0, outside | ~np.isfinite(mu).all(1)] = 0
         heatmaps[weights[0] <= 0] = 0
         return dict(heatmaps=heatmaps, keypoint_weights=weights)
-
-    # --- decode --------------------------------------------------------------------------
-    def decode(self, encoded: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        heatmaps = np.asarray(encoded, np.float32)
-        K, H, W = heatmaps.shape
-        peaks = self._integer_peaks(heatmaps)
-        scores = heatmaps[np.arange(K), peaks[:, 1], peaks[:, 0]].clip(min=0)
-        coords = np.array([self._locate(heatmaps[k], peaks[k]) if scores[k] > 0 else peaks[k]
-                           for k in range(K)], np.float64).reshape(K, 2)
-        return self.to_input(coords)[None].astype(np.float32), scores[None].astype(np.float32)
-
-    def _integer_peaks(self, heatmaps):
-        smooth = np.stack([cv2.GaussianBlur(h, (0, 0), self.sigma / 2,
-                                            borderType=cv2.BORDER_CONSTANT) for h in heatmaps])
-        flat = smooth.reshape(len(heatmaps), -1).argmax(1)
-        return np.stack([flat % heatmaps.shape[2], flat // heatmaps.shape[2]], 1)
-
-    def _locate(self, heatmap, peak):
-        centre, width = self._fit_log_quadratic(heatmap, peak, self.fit_radius)
-        if width is None or width <= self.sigma:
-            return centre
-        blur = np.sqrt(width ** 2 - self.sigma ** 2)
-        radius = int(np.clip(round(np.sqrt(width ** 2 + blur ** 2)), 2, 6))
-        margin = int(np.ceil(1.5 * np.sqrt(width ** 2 + blur ** 2)))   # blurred width
-        H, W = heatmap.shape
-        if not (margin <= peak[0] < W - margin and margin <= peak[1] < H - margin):
-            return centre
-        smooth = cv2.GaussianBlur(heatmap, (0, 0), blur, borderType=cv2.BORDER_CONSTANT)
-        return self._fit_log_quadratic(smooth, peak, radius)[0]
-
-    def _fit_log_quadratic(self, heatmap, peak, r):
-        """Return (centre, width) of the Gaussian fitted around ``peak``; width is None
-        when the weighted centroid had to be used."""
-        H, W = heatmap.shape
-        x0, x1 = max(0, peak[0] - r), min(W, peak[0] + r + 1)
-        y0, y1 = max(0, peak[1] - r), min(H, peak[1] + r + 1)
-        patch = heatmap[y0:y1, x0:x1].astype(np.float64)
-        ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
-        if patch.max() <= 0:        # nothing to fit (e.g. an untrained head): the peak
-            return np.asarray(peak, np.float64), None
-        keep = patch > self.fit_threshold * patch.max()
-        h, dx, dy = patch[keep], xs[keep] - peak[0], ys[keep] - peak[1]
-        if h.size >= 6:
-            A = np.stack([np.ones_like(dx), dx, dy, dx * dx, dy * dy, dx * dy], 1)
-            w = h * h
-            coef, *_ = np.linalg.lstsq(A * w[:, None], np.log(h) * w, rcond=None)
-            _, b, c, d, e, f = coef
-            hess = np.array([[2 * d, f], [f, 2 * e]])
-            if d < 0 and e < 0 and np.linalg.det(hess) > 1e-12:
-                offset = np.linalg.solve(hess, [-b, -c])
-                if np.all(np.abs(offset) <= r):
-                    width = (1 / (4 * d * e)) ** 0.25          # sqrt(sigma_x * sigma_y)
-                    return peak + offset, width
-        centroid = [(h * xs[keep]).sum() / h.sum(), (h * ys[keep]).sum() / h.sum()]
-        return np.array(centroid), None

@@ -17,8 +17,8 @@ One owner per step: the training patches (random landmarks, offsets, rotations, 
 encoded targets) come from the ``SampleRefinerPatches`` pipeline transform, in the
 dataloader workers, as the ``refiner_patches`` meta key; this model only normalises them
 through its data preprocessor, runs the refiners and computes their losses. Cutting
-patches is ``warp_patches``, shared with prediction, where the full-resolution image
-arrives through ``KeepFullImage`` and the ``full_image`` meta key.
+patches is ``warp_patches`` (mmceph.core.warp), shared with prediction, where the
+full-resolution image arrives through ``KeepFullImage`` and the ``full_image`` meta key.
 
 Training (``freeze_coarse=True``, the default): only the refiner learns, on patches
 centred on the ground truth plus Gaussian noise -- the global model is a loaded,
@@ -46,7 +46,8 @@ from mmpose.registry import MODELS
 from torch import Tensor
 
 from .cephalometric_estimator import CephalometricEstimator
-from .patch_warp import to_image, warp_patches
+from ...core.cascade import Refiner, refine_landmarks, refine_round, refine_views
+from .patch_warp import warp_patches
 from .refiner_patches import per_refiner
 
 
@@ -184,24 +185,19 @@ class LandmarkCascade(CephalometricEstimator):
         return self
 
     # ----------------------------------------------------------------- prediction -----
-    def predict_unadapted(self, inputs, data_samples):
-        """Global estimate, then refinement; ``CephalometricEstimator.predict`` adds the
-        site offsets after this, never to the global estimate the refiners re-centre on."""
+    # The rounds themselves are mmceph.core.cascade (numpy, shared with mmceph.runtime);
+    # this model supplies each refiner's heatmaps (preprocessor + refiner, in PyTorch).
+    def predict(self, inputs, data_samples):
         for sample in data_samples:       # fail before the global pass, not after
             self._full_image(sample)
-        results = super().predict_unadapted(inputs, data_samples)
+        results = super().predict(inputs, data_samples)
         for sample in results:
-            image = self._full_image(sample)
             kpts = np.asarray(sample.pred_instances.keypoints, np.float32).copy()   # (1, K, 2)
             scores = np.asarray(sample.pred_instances.keypoint_scores, np.float32).copy()
-            crop_width = self._crop_width(sample)
-            coarse, coarse_scores = kpts[0].copy(), scores[0].copy()
-            for _ in range(self.refine_steps):
-                kpts[0], scores[0] = self.refine(image, kpts[0], crop_width)
-            if self.max_shift is not None:
-                side = self.patch_fraction[0] * crop_width
-                far = np.linalg.norm(kpts[0] - coarse, axis=1) > self.max_shift * side
-                kpts[0, far], scores[0, far] = coarse[far], coarse_scores[far]
+            kpts[0], scores[0] = refine_landmarks(
+                self.core_refiners(), self._full_image(sample), kpts[0], scores[0],
+                self._crop_width(sample), self.refine_steps, self.test_shifts,
+                self.test_scales, self.test_reduce, self.max_shift)
             sample.pred_instances.keypoints = kpts
             sample.pred_instances.keypoint_scores = scores
             sample.pop('full_image')    # a large array nobody downstream needs
@@ -212,31 +208,28 @@ class LandmarkCascade(CephalometricEstimator):
         """Patches each refiner sees per landmark and refinement round at prediction time."""
         return len(self.test_shifts) * len(self.test_scales)
 
+    def core_refiners(self) -> List[Refiner]:
+        """The refiners as :mod:`mmceph.core.cascade` takes them."""
+        return [Refiner(self.patch_fraction[i], self._patch_size(r), self._heatmaps_of(r),
+                        r.head.decoder) for i, r in enumerate(self.refiners)]
+
+    def _heatmaps_of(self, refiner):
+        @torch.no_grad()
+        def heatmaps_of(patches: np.ndarray) -> np.ndarray:
+            return refiner.head.forward(refiner.extract_feat(self._normalise(patches))
+                                        ).cpu().numpy()
+        return heatmaps_of
+
     def refine(self, image, kpts, crop_width):
         """One refinement round: for each of the K landmarks (K, 2), every refiner looks at
         one patch per test view (shift x scale) near it; returns the combined refined
         positions (K, 2) and the mean scores."""
-        positions, scores = [], []
-        for i, refiner in enumerate(self.refiners):
-            p, s = self._refine_views(refiner, image, kpts, self.patch_fraction[i] * crop_width)
-            positions.append(p)
-            scores.append(s)
-        views = np.concatenate(positions)                 # (views, K, 2)
-        combined = np.median(views, 0) if self.test_reduce == 'median' else views.mean(0)
-        return combined, np.concatenate(scores).mean(0)
+        return refine_round(self.core_refiners(), image, kpts, crop_width, self.test_shifts,
+                            self.test_scales, self.test_reduce)
 
-    @torch.no_grad()
     def _refine_views(self, refiner, image, kpts, side):
         """Refined positions (S, K, 2) and scores (S, K) of one refiner's S test views."""
-        K, S = len(kpts), self.views_per_landmark
-        shifts = np.repeat(self.test_shifts, len(self.test_scales), axis=0)        # (S, 2)
-        sides = side * np.tile(self.test_scales, len(self.test_shifts))            # (S, )
-        centres = (kpts[None] + shifts[:, None] * side).reshape(-1, 2)             # (S*K, 2)
-        batch, warps = self._cut(image, centres, np.repeat(sides, K), np.zeros(S * K),
-                                 self._patch_size(refiner))
-        heatmaps = refiner.head.forward(refiner.extract_feat(batch))
-        channel = np.tile(np.arange(K), S)              # patch i is read in its landmark's channel
-        own = heatmaps[torch.arange(S * K), torch.from_numpy(channel)].cpu().numpy()
-        local, scores = refiner.head.decoder.decode(own)   # (1, S*K, 2) in patch pixels
-        out = np.stack([to_image(w, p[None])[0] for w, p in zip(warps, local[0])])
-        return out.reshape(S, K, 2), scores[0].reshape(S, K)
+        i = self.refiners.index(refiner)
+        spec = Refiner(self.patch_fraction[i], self._patch_size(refiner),
+                       self._heatmaps_of(refiner), refiner.head.decoder)
+        return refine_views(spec, image, kpts, side, self.test_shifts, self.test_scales)

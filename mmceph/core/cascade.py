@@ -1,0 +1,73 @@
+"""The prediction half of ``LandmarkCascade`` in numpy: refinement rounds around a global
+estimate. The PyTorch model (:class:`mmceph.models.LandmarkCascade`) and the ONNX runtime
+(:mod:`mmceph.runtime`) both call :func:`refine_landmarks`; they differ only in the
+``heatmaps_of`` function of each refiner (uint8 patches in, heatmaps out).
+
+Per round, every refiner looks at one patch per test view (shift x scale) around each of
+the K landmarks, reads landmark ``k`` from channel ``k`` of the patch centred on it and
+maps it back to the image; the views' positions are combined by mean or median (per
+coordinate), the scores by mean. With ``max_shift``, a landmark that moved further than
+``max_shift`` x the first refiner's patch side from the global estimate keeps the global
+estimate (its patch most likely locked onto a look-alike structure).
+"""
+from typing import Callable, NamedTuple, Sequence, Tuple
+
+import numpy as np
+
+from .warp import to_image, warp_patches
+
+
+class Refiner(NamedTuple):
+    fraction: float                    # patch side / global crop width
+    patch_size: Tuple[int, int]        # refiner input (w, h)
+    heatmaps_of: Callable              # uint8 (N, C, h, w) -> float heatmaps (N, K, H, W)
+    decoder: object                    # .decode((N, H, W)) -> ((1, N, 2), (1, N)) in patch px
+
+
+def refine_views(refiner: Refiner, image, kpts, side, shifts, scales):
+    """Refined positions (S, K, 2) and scores (S, K) of one refiner's S test views."""
+    K, S = len(kpts), len(shifts) * len(scales)
+    shift = np.repeat(shifts, len(scales), axis=0)                        # (S, 2)
+    sides = side * np.tile(scales, len(shifts))                           # (S, )
+    centres = (kpts[None] + shift[:, None] * side).reshape(-1, 2)          # (S*K, 2)
+    patches, warps = warp_patches(image, centres, np.repeat(sides, K), np.zeros(S * K),
+                                  refiner.patch_size)
+    heatmaps = np.asarray(refiner.heatmaps_of(patches))
+    own = heatmaps[np.arange(S * K), np.tile(np.arange(K), S)]   # patch i: its landmark
+    local, scores = refiner.decoder.decode(own)                  # (1, S*K, 2) patch px
+    out = np.stack([to_image(w, p[None])[0] for w, p in zip(warps, local[0])])
+    return out.reshape(S, K, 2), scores[0].reshape(S, K)
+
+
+def refine_round(refiners: Sequence[Refiner], image, kpts, crop_width, shifts, scales,
+                 reduce: str = 'mean'):
+    """One round: combined refined positions (K, 2) and mean scores (K, )."""
+    positions, scores = [], []
+    for refiner in refiners:
+        p, s = refine_views(refiner, image, kpts, refiner.fraction * crop_width, shifts,
+                            scales)
+        positions.append(p)
+        scores.append(s)
+    views = np.concatenate(positions)                 # (views, K, 2)
+    combined = np.median(views, 0) if reduce == 'median' else views.mean(0)
+    return combined, np.concatenate(scores).mean(0)
+
+
+def refine_landmarks(refiners: Sequence[Refiner], image, kpts, scores, crop_width,
+                     refine_steps: int, shifts, scales, reduce: str = 'mean',
+                     max_shift=None):
+    """``refine_steps`` rounds from the global estimate ``kpts`` (K, 2) / ``scores`` (K, );
+    ``crop_width``: width of the global crop in image pixels. Returns (K, 2), (K, )."""
+    shifts = np.asarray(shifts, np.float32).reshape(-1, 2)
+    scales = np.asarray(scales, np.float32).reshape(-1)
+    coarse = np.asarray(kpts, np.float32).copy()
+    coarse_scores = np.asarray(scores, np.float32).copy()
+    kpts, scores = coarse.copy(), coarse_scores.copy()
+    for _ in range(int(refine_steps)):
+        kpts, scores = refine_round(refiners, image, kpts, crop_width, shifts, scales, reduce)
+    kpts, scores = np.asarray(kpts, np.float32), np.asarray(scores, np.float32)
+    if max_shift is not None:
+        side = refiners[0].fraction * crop_width
+        far = np.linalg.norm(kpts - coarse, axis=1) > max_shift * side
+        kpts[far], scores[far] = coarse[far], coarse_scores[far]
+    return kpts, scores

@@ -1,0 +1,105 @@
+"""Affine crops in numpy/OpenCV: MMPose's top-down crop, and the cascade's square patches.
+
+- The top-down crop reproduces MMPose 1.x's inference path for one box:
+  ``GetBBoxCenterScale(padding)`` (centre and size of the xyxy box, times ``padding``),
+  ``TopdownAffine`` (the size grown to the input's aspect ratio, then
+  ``get_warp_matrix(centre, scale, rot=0, input_size)`` and a bilinear ``cv2.warpAffine``)
+  and ``TopdownPoseEstimator.add_pred_to_datasample`` (input pixels back to the image:
+  ``p / input_size * scale + centre - scale / 2``). :func:`get_warp_matrix` is MMPose's
+  formula (three point pairs: the centre, the centre + half the width along the rotated x
+  axis, and the point 90 degrees from it), so the PyTorch path and the ONNX runtime cut
+  the same pixels; ``tests/test_runtime`` checks it against ``mmpose.structures.bbox``.
+- The patches of ``LandmarkCascade``: one implementation for both places that cut them,
+  the training pipeline (``SampleRefinerPatches``, in dataloader workers) and prediction
+  (around the global estimate, in PyTorch or in :mod:`mmceph.runtime`). They are uint8:
+  normalisation belongs to the model's data preprocessor (or the runtime's copy of its
+  mean/std), so the refiner gets exactly what the global model gets.
+"""
+from typing import Sequence, Tuple
+
+import cv2
+import numpy as np
+
+
+def get_warp_matrix(center, scale, rot: float, output_size) -> np.ndarray:
+    """Image -> output affine (2, 3) of a box (centre (x, y), size (w, h)) rotated by
+    ``rot`` degrees, resampled to ``output_size`` (w, h) with its aspect ratio kept (the
+    box's width spans the output's width)."""
+    center = np.asarray(center, np.float64)
+    src_w = float(np.asarray(scale).reshape(-1)[0])
+    dst_w, dst_h = (float(v) for v in output_size[:2])
+    rad = np.deg2rad(rot)
+    sn, cs = np.sin(rad), np.cos(rad)
+    src_dir = np.array([[cs, -sn], [sn, cs]]) @ np.array([src_w * -0.5, 0.0])
+    src = np.zeros((3, 2), np.float32)
+    dst = np.zeros((3, 2), np.float32)
+    src[0] = center
+    src[1] = center + src_dir
+    dst[0] = [dst_w * 0.5, dst_h * 0.5]
+    dst[1] = [0.0, dst_h * 0.5]                # centre + (-dst_w / 2, 0)
+
+    def third(a, b):                       # b + (a - b) turned by 90 degrees
+        d = a - b
+        return b + np.r_[-d[1], d[0]]
+    src[2] = third(src[0], src[1])
+    dst[2] = third(dst[0], dst[1])
+    return cv2.getAffineTransform(np.float32(src), np.float32(dst))
+
+
+def topdown_box(bbox_xyxy, input_size, padding: float = 1.0) -> Tuple[np.ndarray, np.ndarray]:
+    """Centre (2, ) and size (2, ) of the crop MMPose cuts for one xyxy box:
+    ``GetBBoxCenterScale(padding)`` then ``TopdownAffine``'s aspect-ratio fix."""
+    x0, y0, x1, y1 = (float(v) for v in np.asarray(bbox_xyxy, np.float64).reshape(-1)[:4])
+    center = np.array([(x0 + x1) * 0.5, (y0 + y1) * 0.5], np.float32)
+    w, h = (np.array([x1 - x0, y1 - y0], np.float32) * padding)
+    aspect = input_size[0] / input_size[1]
+    scale = np.array([w, w / aspect] if w > h * aspect else [h * aspect, h], np.float32)
+    return center, scale
+
+
+def crop(image: np.ndarray, center, scale, input_size) -> np.ndarray:
+    """The top-down crop (h, w[, C]) of ``image``, bilinear as ``TopdownAffine``."""
+    size = tuple(int(v) for v in input_size)
+    return cv2.warpAffine(image, get_warp_matrix(center, scale, 0.0, size), size,
+                          flags=cv2.INTER_LINEAR)
+
+
+def crop_to_image(points, center, scale, input_size) -> np.ndarray:
+    """Points (..., 2) in crop (input) pixels -> image pixels, as MMPose maps predictions."""
+    center, scale = np.asarray(center, np.float32), np.asarray(scale, np.float32)
+    return (np.asarray(points, np.float32) / np.asarray(input_size, np.float32) * scale
+            + center - 0.5 * scale)
+
+
+def warp_patches(image: np.ndarray, centres: np.ndarray, sides: Sequence[float],
+                 angles: Sequence[float], patch_size: Tuple[int, int]
+                 ) -> Tuple[np.ndarray, np.ndarray]:
+    """Cut one square patch per (centre (x, y), side in image pixels, rotation in degrees),
+    resampled to ``patch_size`` (w, h) the way ``TopdownAffine`` resamples the global crop.
+
+    Returns: the patches, uint8 (N, C, h, w) (the layout the data preprocessor takes), and
+    each patch's image->patch affine matrix (N, 2, 3).
+    """
+    patch_size = tuple(int(v) for v in patch_size)
+    patches, warps = [], []
+    for centre, side, angle in zip(np.asarray(centres, np.float32), sides, angles):
+        warp = get_warp_matrix(centre, np.array([side, side], np.float32), float(angle),
+                               patch_size)
+        patch = cv2.warpAffine(image, warp, patch_size, flags=cv2.INTER_LINEAR)
+        patches.append(patch.reshape(patch.shape[0], patch.shape[1], -1))
+        warps.append(warp)
+    if not patches:
+        channels = image.shape[2] if image.ndim == 3 else 1
+        return (np.zeros((0, channels, patch_size[1], patch_size[0]), np.uint8),
+                np.zeros((0, 2, 3), np.float32))
+    return np.stack(patches).transpose(0, 3, 1, 2).copy(), np.stack(warps)
+
+
+def apply_affine(warp: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Points (N, 2) mapped by a 2x3 affine matrix."""
+    return points @ warp[:, :2].T + warp[:, 2]
+
+
+def to_image(warp: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Patch coordinates (N, 2) back to image coordinates (the inverse of ``warp``)."""
+    return apply_affine(cv2.invertAffineTransform(warp), points)

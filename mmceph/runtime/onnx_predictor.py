@@ -1,0 +1,119 @@
+"""``OnnxLandmarkPredictor``: an exported model folder, predicted with ONNX Runtime.
+
+The folder (written by ``tools/deployment/export_onnx.py``) holds ``global.onnx``, one
+``refiner{i}.onnx`` per cascade refiner and :data:`EXPORT_META` (JSON): input size,
+normalisation (mean, std, channel order), box padding, codec settings, the cascade's
+prediction settings, the ROI prior, the landmark names and the default pixel spacing.
+"""
+import json
+import os.path as osp
+from typing import Optional
+
+import numpy as np
+
+from ..apis.predictor_base import PredictorBase
+from ..core.cascade import Refiner, refine_landmarks
+from ..core.heatmap_decode import CompensatedHeatmapDecoder
+from ..core.warp import crop, crop_to_image, topdown_box
+
+EXPORT_META = 'mmceph_export.json'
+FORMAT_VERSION = 1
+
+
+def load_export_meta(folder: str) -> dict:
+    path = osp.join(folder, EXPORT_META)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{folder}: not an exported mmceph model (no {EXPORT_META}; '
+                                'write one with tools/deployment/export_onnx.py)')
+    with open(path) as f:
+        meta = json.load(f)
+    if meta.get('format_version') != FORMAT_VERSION:
+        raise ValueError(f'{path}: format_version {meta.get("format_version")!r}, this mmceph '
+                         f'reads {FORMAT_VERSION}')
+    return meta
+
+
+class Normaliser:
+    """uint8 BGR (N, C, h, w) -> float32 network input: the data preprocessor's mapping
+    (channel order, then (x - mean) / std), with the exported mean/std."""
+
+    def __init__(self, mean, std, bgr_to_rgb: bool):
+        self.mean = np.asarray(mean, np.float32).reshape(1, -1, 1, 1)
+        self.std = np.asarray(std, np.float32).reshape(1, -1, 1, 1)
+        self.bgr_to_rgb = bool(bgr_to_rgb)
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        x = np.asarray(batch, np.float32)
+        if self.bgr_to_rgb and x.shape[1] == 3:
+            x = x[:, ::-1]
+        return np.ascontiguousarray((x - self.mean) / self.std, np.float32)
+
+
+class OnnxNetwork:
+    """One exported network: normalised input (N, C, h, w) -> heatmaps (N, K, H, W)."""
+
+    def __init__(self, path: str, normalise: Normaliser, threads: Optional[int] = None):
+        import onnxruntime as ort
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = int(threads)
+            options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+        self.input = self.session.get_inputs()[0].name
+        self.normalise = normalise
+
+    def __call__(self, batch_uint8: np.ndarray) -> np.ndarray:
+        if not len(batch_uint8):
+            return np.zeros((0, 0, 0, 0), np.float32)
+        return self.session.run(None, {self.input: self.normalise(batch_uint8)})[0]
+
+
+class OnnxLandmarkPredictor(PredictorBase):
+    """Load an exported model folder once, then predict like ``LandmarkPredictor``
+    (same result dicts, same quality gate). ``threads``: ONNX Runtime intra-op threads
+    (default: its own choice)."""
+
+    def __init__(self, folder: str, threads: Optional[int] = None,
+                 check_orientation: bool = True):
+        meta = self.meta = load_export_meta(folder)
+        self.check_orientation = check_orientation
+        self.names = list(meta['keypoint_names'])
+        self.roi_prior = meta.get('roi_prior')
+        self.default_spacing = meta.get('default_pixel_spacing')
+        self.site_adaptation = meta.get('site_adaptation')
+        g = meta['global']
+        self.input_size = tuple(g['input_size'])
+        self.padding = float(g['bbox_padding'])
+        norm = Normaliser(**meta['normalisation'])
+        self.network = OnnxNetwork(osp.join(folder, g['file']), norm, threads)
+        self.decoder = CompensatedHeatmapDecoder(**g['codec'])
+        cascade = meta.get('cascade')
+        self.cascade = cascade
+        self.refiners = [
+            Refiner(float(r['patch_fraction']), tuple(r['patch_size']),
+                    OnnxNetwork(osp.join(folder, r['file']), norm, threads),
+                    CompensatedHeatmapDecoder(**r['codec']))
+            for r in (cascade or {}).get('refiners', [])]
+
+    def predict_image(self, image: np.ndarray, bbox_xyxy):
+        """(K, 2) keypoints (image pixels) and (K, ) raw scores of a uint8 BGR image (the
+        output of ``to_uint8_bgr``) cropped to ``bbox_xyxy``: crop, global network,
+        decode, back to the image, then the cascade's refinement rounds."""
+        center, scale = topdown_box(bbox_xyxy, self.input_size, self.padding)
+        patch = crop(image, center, scale, self.input_size)
+        patch = patch.reshape(patch.shape[0], patch.shape[1], -1).transpose(2, 0, 1)[None]
+        heatmaps = self.network(patch)[0]
+        kpts, scores = self.decoder.decode(heatmaps)
+        kpts = crop_to_image(kpts[0], center, scale, self.input_size)
+        scores = scores[0]
+        if self.refiners:
+            c = self.cascade
+            kpts, scores = refine_landmarks(self.refiners, image, kpts, scores, float(scale[0]),
+                                            c['refine_steps'], c['test_shifts'],
+                                            c['test_scales'], c['test_reduce'], c['max_shift'])
+        return np.asarray(kpts, np.float32), np.asarray(scores, np.float32)
+
+    def _landmarks(self, pixels, bbox):
+        from ..apis.image_io import to_uint8_bgr       # LoadCephalogram's mapping
+        kpts, scores = self.predict_image(to_uint8_bgr(pixels), np.asarray(bbox).reshape(-1))
+        return kpts.astype(float), np.clip(np.nan_to_num(scores.astype(float)), 0.0, 1.0)

@@ -18,7 +18,7 @@ EXPECTED = {
     'TRANSFORMS': {'ApplyRoiPrior', 'KeepFullImage', 'LoadCephalogram', 'SampleRefinerPatches'},
     'MODELS': {'S2DHRNet', 'DepthToSpaceHeatmapHead', 'UNetPlusPlus', 'KeypointL1Loss',
                'PatchVotingHead', 'SemanticFusionNeck', 'TwoStageRegressionHead',
-               'LandmarkCascade'},
+               'LandmarkCascade', 'CephalometricEstimator'},
     'KEYPOINT_CODECS': {'CompensatedHeatmap', 'PatchVotingLabel'},
 }
 REGISTRIES = dict(DATASETS=DATASETS, METRICS=METRICS, HOOKS=HOOKS, MODELS=MODELS,

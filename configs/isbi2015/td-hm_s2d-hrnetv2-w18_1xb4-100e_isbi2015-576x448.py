@@ -26,7 +26,7 @@ codec = dict(type='CompensatedHeatmap', input_size=input_size,
 # backbone.init_cfg=dict(type='Pretrained', checkpoint='hrnet_w18-00eb2006.pth') (a file
 # from OpenMMLab's model zoo, downloaded by you). Left out so the recipe runs offline.
 model = dict(
-    type='TopdownPoseEstimator',
+    type='CephalometricEstimator',  # TopdownPoseEstimator + site offsets (tools/adapt.py)
     data_preprocessor=dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
                            std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
     backbone={{_base_.s2d_hrnetv2_w18}},

@@ -24,7 +24,7 @@ codec = dict(_delete_=True, **regression_codec)   # replaces the base's heatmap 
 
 model = dict(
     _delete_=True,
-    type='TopdownPoseEstimator',
+    type='CephalometricEstimator',  # TopdownPoseEstimator + site offsets (tools/adapt.py)
     data_preprocessor=dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
                            std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
     backbone={{_base_.s2d_hrnetv2_w18}},

@@ -14,7 +14,7 @@ codec = dict(type='PatchVotingLabel', input_size=input_size, patch_size=patch_si
 
 model = dict(
     _delete_=True,
-    type='TopdownPoseEstimator',
+    type='CephalometricEstimator',  # TopdownPoseEstimator + site offsets (tools/adapt.py)
     data_preprocessor=dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
                            std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
     backbone={{_base_.s2d_hrnetv2_w18}},

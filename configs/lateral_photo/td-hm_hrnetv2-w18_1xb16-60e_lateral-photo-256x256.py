@@ -26,7 +26,7 @@ auto_scale_lr = dict(base_batch_size=16)
 codec = dict(type='CompensatedHeatmap', input_size=input_size,
              heatmap_size=(input_size[0] // 4, input_size[1] // 4), sigma=2)
 model = dict(
-    type='TopdownPoseEstimator',
+    type='CephalometricEstimator',  # TopdownPoseEstimator + site offsets (tools/adapt.py)
     data_preprocessor=dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
                            std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
     backbone={{_base_.hrnetv2_w18}},

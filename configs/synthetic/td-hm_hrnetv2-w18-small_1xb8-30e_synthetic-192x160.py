@@ -20,7 +20,7 @@ codec = dict(type='MSRAHeatmap', input_size=input_size,
              heatmap_size=(input_size[0] // 4, input_size[1] // 4), sigma=2, unbiased=True)
 
 model = dict(
-    type='TopdownPoseEstimator',
+    type='CephalometricEstimator',  # TopdownPoseEstimator + site offsets (tools/adapt.py)
     data_preprocessor=dict(type='PoseDataPreprocessor', mean=[123.675, 116.28, 103.53],
                            std=[58.395, 57.12, 57.375], bgr_to_rgb=True),
     backbone=dict(

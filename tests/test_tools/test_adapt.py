@@ -245,4 +245,6 @@ def test_bad_adaptation_sets_are_refused_with_nothing_written(site, tmp_path):
     assert 'bbox' in _refused(site, tmp_path, doc)
     assert 'at least 3' in _refused(site, tmp_path, site['doc'], '--images', '2')
     # a model type that cannot hold offsets
-    assert 'CephalometricEstimator' in _refused(site, tmp_path, site['doc'], cfg=CONFIG)
+    plain = tmp_path / 'plain_estimator.py'
+    plain.write_text(f"_base_ = [{site['cfg']!r}]\nmodel = dict(type='TopdownPoseEstimator')\n")
+    assert 'CephalometricEstimator' in _refused(site, tmp_path, site['doc'], cfg=plain)

@@ -187,10 +187,12 @@ class LandmarkCascade(CephalometricEstimator):
     # ----------------------------------------------------------------- prediction -----
     # The rounds themselves are mmceph.core.cascade (numpy, shared with mmceph.runtime);
     # this model supplies each refiner's heatmaps (preprocessor + refiner, in PyTorch).
-    def predict(self, inputs, data_samples):
+    # Site offsets (CephalometricEstimator.predict) come after all of this: the refiners
+    # re-centre on the unadapted global estimate.
+    def predict_unadapted(self, inputs, data_samples):
         for sample in data_samples:       # fail before the global pass, not after
             self._full_image(sample)
-        results = super().predict(inputs, data_samples)
+        results = super().predict_unadapted(inputs, data_samples)
         for sample in results:
             kpts = np.asarray(sample.pred_instances.keypoints, np.float32).copy()   # (1, K, 2)
             scores = np.asarray(sample.pred_instances.keypoint_scores, np.float32).copy()

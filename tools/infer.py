@@ -53,8 +53,10 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('input', help='an image file or a folder of images')
-    p.add_argument('config', help='model config')
-    p.add_argument('checkpoint', help='model checkpoint (e.g. best_MRE.pth)')
+    p.add_argument('config', help='model config, or a model folder exported by '
+                   'tools/deployment/export_onnx.py (ONNX Runtime, no torch needed)')
+    p.add_argument('checkpoint', nargs='?', help='model checkpoint (e.g. best_MRE.pth); '
+                   'not with an exported folder')
     p.add_argument('--out-dir', required=True, help='where JSON, PNG and CSV files go '
                    '(created if needed; may be the input folder)')
     p.add_argument('--pixel-spacing', type=float, nargs='+', metavar='MM',
@@ -145,12 +147,24 @@ def list_inputs(path, recursive, out_dir):
 
 def main(argv=None):
     args = parse_args(argv)
-    from mmceph.apis.checkpoint import check_checkpoint_file
     from mmceph.utils.cli import UsageError
-    if not osp.isfile(args.config):
-        raise UsageError(f'{args.config}: config not found')
-    check_checkpoint_file(args.checkpoint)
-    check_device(args.device)
+    # An exported model folder (mmceph.runtime, ONNX Runtime on the CPU): same outputs,
+    # quality gate and exit codes; torch is never imported on this path.
+    args.exported = osp.isdir(args.config)
+    if args.exported:
+        if args.checkpoint or args.device != 'cpu':
+            raise UsageError(f'{args.config} is an exported model folder: give no checkpoint '
+                             'and no --device (it runs on the CPU)')
+        from mmceph.runtime import load_export_meta
+        load_export_meta(args.config)
+    else:
+        from mmceph.apis.checkpoint import check_checkpoint_file
+        if not osp.isfile(args.config):
+            raise UsageError(f'{args.config}: config not found')
+        if not args.checkpoint:
+            raise UsageError('give the checkpoint after the config')
+        check_checkpoint_file(args.checkpoint)
+        check_device(args.device)
     inputs = list_inputs(args.input, args.recursive, args.out_dir)
     created = prepare_out_dir(args.out_dir)
     try:
@@ -165,12 +179,18 @@ def predict_all(args, inputs):
     import cv2
     from tqdm import tqdm
 
-    from mmceph.apis import ImageReadError, LandmarkPredictor
+    from mmceph.apis import ImageReadError
     from mmceph.apis.overlay import draw_overlay
     from mmceph.utils.atomic import write_atomic
     from mmceph.utils.cli import UsageError
-    predictor = LandmarkPredictor(args.config, args.checkpoint, args.device,
-                                  check_orientation=not args.no_orientation_check)
+    if getattr(args, 'exported', False):          # an exported folder: mmceph.runtime
+        from mmceph.runtime import OnnxLandmarkPredictor
+        predictor = OnnxLandmarkPredictor(args.config,
+                                          check_orientation=not args.no_orientation_check)
+    else:
+        from mmceph.apis import LandmarkPredictor
+        predictor = LandmarkPredictor(args.config, args.checkpoint, args.device,
+                                      check_orientation=not args.no_orientation_check)
     protected = {osp.realpath(f) for f, _ in inputs}
     rows, failures, statuses = [], [], []
     for path, rel in tqdm(inputs, desc='images', unit='img', disable=len(inputs) < 2):

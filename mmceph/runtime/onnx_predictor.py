@@ -87,6 +87,7 @@ class OnnxLandmarkPredictor(PredictorBase):
         norm = Normaliser(**meta['normalisation'])
         self.network = OnnxNetwork(osp.join(folder, g['file']), norm, threads)
         self.decoder = CompensatedHeatmapDecoder(**g['codec'])
+        self.site_offsets = np.asarray(g.get('site_offsets') or [], np.float32).reshape(-1, 2)
         cascade = meta.get('cascade')
         self.cascade = cascade
         self.refiners = [
@@ -98,7 +99,8 @@ class OnnxLandmarkPredictor(PredictorBase):
     def predict_image(self, image: np.ndarray, bbox_xyxy):
         """(K, 2) keypoints (image pixels) and (K, ) raw scores of a uint8 BGR image (the
         output of ``to_uint8_bgr``) cropped to ``bbox_xyxy``: crop, global network,
-        decode, back to the image, then the cascade's refinement rounds."""
+        decode, back to the image, the cascade's refinement rounds, the site offsets
+        (fractions of the crop size, added once at the end)."""
         center, scale = topdown_box(bbox_xyxy, self.input_size, self.padding)
         patch = crop(image, center, scale, self.input_size)
         patch = patch.reshape(patch.shape[0], patch.shape[1], -1).transpose(2, 0, 1)[None]
@@ -111,9 +113,12 @@ class OnnxLandmarkPredictor(PredictorBase):
             kpts, scores = refine_landmarks(self.refiners, image, kpts, scores, float(scale[0]),
                                             c['refine_steps'], c['test_shifts'],
                                             c['test_scales'], c['test_reduce'], c['max_shift'])
-        return np.asarray(kpts, np.float32), np.asarray(scores, np.float32)
+        kpts = np.asarray(kpts, np.float32)
+        if len(self.site_offsets):     # CephalometricEstimator.apply_site_offsets: once, last
+            kpts = kpts + self.site_offsets * scale
+        return kpts, np.asarray(scores, np.float32)
 
     def _landmarks(self, pixels, bbox):
-        from ..apis.image_io import to_uint8_bgr       # LoadCephalogram's mapping
+        from ..apis.image_io import to_uint8_bgr  # LoadCephalogram's mapping
         kpts, scores = self.predict_image(to_uint8_bgr(pixels), np.asarray(bbox).reshape(-1))
         return kpts.astype(float), np.clip(np.nan_to_num(scores.astype(float)), 0.0, 1.0)

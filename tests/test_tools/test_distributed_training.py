@@ -106,7 +106,8 @@ def torchrun(work, data, epochs, *extra, probe_dir):
     return run([sys.executable, '-m', 'torch.distributed.run', '--nnodes', '1',
                 '--nproc_per_node', '2', '--master_addr', '127.0.0.1',
                 '--master_port', str(free_port()), osp.join(REPO, 'tools/train.py'),
-                probed_config(work.parent), '--launcher', 'pytorch', '--work-dir', str(work), *extra,
+                probed_config(work.parent), '--launcher', 'pytorch', '--work-dir', str(work),
+                *extra,
                 *options(data, epochs)], work.parent, env(probe_dir))
 
 
@@ -182,7 +183,8 @@ def test_cascade_patches_differ_between_ranks_and_repeat_under_a_seed(workers):
         else:                # what the dataloader runs in worker 1 of `rank`
             worker_init_fn(1, workers, rank, 0)
         results = dict(img=image.copy(), keypoints=kpts.copy(),
-                       keypoints_visible=np.ones((1, 19)), bbox_scale=np.array([[160.0, 192.0]], np.float32))
+                       keypoints_visible=np.ones((1, 19)),
+                       bbox_scale=np.array([[160.0, 192.0]], np.float32))
         return sampler.transform(results)['refiner_patches'][0]['inputs']
 
     assert np.array_equal(patches(0), patches(0))

@@ -8,7 +8,8 @@ Writes into OUT_DIR:
   mmceph_export.json   what the runtime needs around them: opset, input/patch sizes, the
                        normalisation (mean, std, channel order), the box padding, the codec
                        settings (CompensatedHeatmap), the cascade's prediction settings,
-                       the ROI prior, the landmark names and the default pixel spacing.
+                       the site offsets (tools/adapt.py), the ROI prior, the landmark
+                       names and the default pixel spacing.
 Pre-processing, decoding and the cascade's patch logic are not in the graphs: the runtime
 runs the PyTorch pipeline's own numpy code for them (mmceph.core). After writing, each
 network is run once in ONNX Runtime and in PyTorch on the same input and the largest
@@ -148,8 +149,10 @@ def main(argv=None):
                 site_adaptation=getattr(predictor, 'site_adaptation', None),
                 normalisation=normalisation, cascade=None)
     nets = [('global.onnx', heatmap_net(model), (1, channels, input_size[1], input_size[0]))]
+    offsets = getattr(model, 'site_offsets', None)      # CephalometricEstimator's buffer
     meta['global'] = dict(file='global.onnx', input_size=list(input_size), bbox_padding=padding,
-                          codec=codec_settings(model, 'global model'))
+                          codec=codec_settings(model, 'global model'),
+                          site_offsets=[] if offsets is None else offsets.tolist())
     if type(model).__name__ == 'LandmarkCascade':
         refiners = []
         for i, r in enumerate(model.refiners):

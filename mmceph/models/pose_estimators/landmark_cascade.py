@@ -45,8 +45,8 @@ from mmengine.model import ModuleList
 from mmpose.registry import MODELS
 from torch import Tensor
 
-from .cephalometric_estimator import CephalometricEstimator
 from ...core.cascade import Refiner, refine_landmarks, refine_round, refine_views
+from .cephalometric_estimator import CephalometricEstimator
 from .patch_warp import warp_patches
 from .refiner_patches import per_refiner
 

@@ -54,6 +54,17 @@ def test_one_wild_label_and_missing_landmarks_do_not_move_it():
     np.testing.assert_allclose(estimate_offsets(pred, gt, vis, scale), offsets, atol=1e-12)
 
 
+def test_leave_one_out_check_sees_a_real_offset_and_its_absence():
+    from mmceph.apis.adaptation import leave_one_out
+    pred, gt, vis, scale, _ = synthetic()
+    check = leave_one_out(pred, gt, vis, scale, [(0.1, 0.1)] * len(pred))
+    assert check['unit'] == 'mm' and check['mre_adapted'] < 1e-6 < check['mre_unadapted']
+    noise = np.random.default_rng(5).normal(0, 5.0, gt.shape)   # no offset, only noise
+    check = leave_one_out(pred, pred + noise, vis, scale)
+    assert check['unit'] == 'px' and check['change'] > 0
+    assert leave_one_out(pred[:3], gt[:3], vis[:3], scale[:3]) is None
+
+
 def test_too_few_labelled_images_are_refused_naming_the_landmark():
     from mmceph.apis.adaptation import AdaptationError, estimate_offsets
     pred, gt, vis, scale, _ = synthetic(n=4)
@@ -154,6 +165,7 @@ def test_adapted_checkpoint_records_provenance_and_moves_predictions(site):
     assert record['ann_file'] == 'site.json' and record['ann_sha256'] == sha256(site['ann'])
     assert record['method'] == 'median offset' and record['date'].startswith('20')
     assert ckpt['meta']['dataset_meta']['site_adaptation'] == record
+    assert record['leave_one_out']['change'] < 0           # a shifted site: it pays
     assert ckpt['state_dict']['site_offsets'].shape == (19, 2)
     image = sorted((site['data'] / 'images').glob('*.png'))[-1]
     before, plain = _predict(site['cfg'], site['work'] / 'best_MRE.pth', image)

@@ -51,6 +51,8 @@ def parse_args(argv=None):
     p.add_argument('--cache', help='npz of the unadapted predictions (written if absent)')
     p.add_argument('--finetune-repeats', type=int, default=0)
     p.add_argument('--finetune-k', type=int, default=10)
+    p.add_argument('--finetune-refs', nargs='+', metavar='NAME',
+                   help='fine-tune only for these references (default: all)')
     p.add_argument('--finetune-epochs', type=int, default=10)
     p.add_argument('--finetune-lr', type=float, default=1e-4)
     p.add_argument('--work-dir', default='work_dirs/adaptation_protocol')
@@ -250,7 +252,7 @@ def main(argv=None):
         t_off = time.time() - t0
         ft = None
         ft_secs = 0
-        if args.finetune_repeats:
+        if args.finetune_repeats and (not args.finetune_refs or name in args.finetune_refs):
             *ft, ft_secs = finetune_rows(cfg, args.checkpoint, ref, dataset, args.data_root,
                                          files, args.finetune_k, args.finetune_repeats,
                                          args.finetune_epochs, args.finetune_lr, args.seed,

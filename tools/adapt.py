@@ -80,8 +80,9 @@ def main(argv=None):
     check = record['leave_one_out']
     if check:
         u = check['unit']
-        print(f'leave-one-out check on these images: mean radial error {check["mre_unadapted"]:.3f} '
-              f'{u} unadapted -> {check["mre_adapted"]:.3f} {u} adapted ({check["change"]:+.3f} {u})')
+        print('leave-one-out check on these images: mean radial error '
+              f'{check["mre_unadapted"]:.3f} {u} unadapted -> '
+              f'{check["mre_adapted"]:.3f} {u} adapted ({check["change"]:+.3f} {u})')
         if check['change'] > 0:
             print('warning: on these images calibration does not pay (the site\'s landmarks '
                   'seem to match the training annotation, or the images are too few to '

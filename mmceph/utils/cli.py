@@ -17,7 +17,10 @@ class UsageError(ValueError):
 
 
 def _ordinary():
-    from ..apis.checkpoint import CheckpointError
+    try:
+        from ..apis.checkpoint import CheckpointError
+    except ImportError:        # the torch-free runtime (infer.py on an exported folder)
+        CheckpointError = UsageError
     from ..apis.image_io import ImageReadError
     from ..formats.coco import CocoFormatError
     return (UsageError, CheckpointError, ImageReadError, CocoFormatError, FileNotFoundError,

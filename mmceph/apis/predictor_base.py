@@ -5,9 +5,8 @@ backend: read the file completely or refuse it (:mod:`.image_io`), resolve the p
 spacing, crop to the ROI prior, pass the quality gate (:mod:`.quality`, with the
 orientation check) and describe the landmarks and clinical measurements as strict-JSON
 dicts. A subclass supplies ``_landmarks(pixels, bbox) -> (K, 2) kpts, (K, ) scores``:
-the ONNX runtime (:class:`mmceph.runtime.OnnxLandmarkPredictor`) does; the PyTorch
-``LandmarkPredictor`` (:mod:`.inference`) has the same steps (to be made a subclass: see
-the note in :mod:`mmceph.runtime`).
+the ONNX runtime (:class:`mmceph.runtime.OnnxLandmarkPredictor`) and the PyTorch
+``LandmarkPredictor`` (:mod:`.inference`) do.
 """
 import math
 from typing import Optional, Sequence

@@ -39,12 +39,12 @@ class CompensatedHeatmap(CompensatedHeatmapDecoder, BaseKeypointCodec):
     Shapes: keypoints (N=1, K, 2) in input-image pixels; heatmaps (K, H, W).
 
     Args:
-        input_size: (w, h) of the network input.
-        heatmap_size: (W, H); ``input_size / heatmap_size`` is the stride.
-        sigma: Gaussian sigma in heatmap pixels.
-        fit_radius: half-size of the first fit window in heatmap pixels (default 3).
-        fit_threshold: pixels below this fraction of the peak are left out of the fit
-            (they are mostly noise; default 0.2).
+        input_size (tuple[int, int]): (w, h) of the network input.
+        heatmap_size (tuple[int, int]): (W, H); ``input_size / heatmap_size`` is the stride.
+        sigma (float): Gaussian sigma in heatmap pixels.
+        fit_radius (int): half-size of the first fit window in heatmap pixels (default 3).
+        fit_threshold (float): pixels below this fraction of the peak are left out of the
+            fit (they are mostly noise; default 0.2).
     """
     label_mapping_table = dict(keypoint_weights='keypoint_weights')
     field_mapping_table = dict(heatmaps='heatmaps')

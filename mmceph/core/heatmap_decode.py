@@ -29,6 +29,8 @@ from typing import Tuple
 import cv2
 import numpy as np
 
+PEAK_TIE = 1e-4    # relative: heatmap maxima this close count as a tie
+
 
 class CompensatedHeatmapDecoder:
     """Grid convention and decoder of the CompensatedHeatmap codec (see the module doc).
@@ -72,7 +74,12 @@ class CompensatedHeatmapDecoder:
     def _integer_peaks(self, heatmaps):
         smooth = np.stack([cv2.GaussianBlur(h, (0, 0), self.sigma / 2,
                                             borderType=cv2.BORDER_CONSTANT) for h in heatmaps])
-        flat = smooth.reshape(len(heatmaps), -1).argmax(1)
+        smooth = smooth.reshape(len(heatmaps), -1)
+        # Near-ties break by position, not by float rounding: two backends (PyTorch, ONNX
+        # Runtime) give heatmaps 1e-7 apart, and a second peak that close to the first
+        # would otherwise flip between them (seen on ISBI: a 0.3 px jump of one view).
+        top = smooth.max(1, keepdims=True)
+        flat = (smooth >= top - PEAK_TIE * np.abs(top)).argmax(1)
         return np.stack([flat % heatmaps.shape[2], flat // heatmaps.shape[2]], 1)
 
     def _locate(self, heatmap, peak):

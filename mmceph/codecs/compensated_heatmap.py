@@ -1,26 +1,11 @@
 """CompensatedHeatmap: sub-pixel exact Gaussian heatmaps with a robust decoder.
 
-Grid convention ("area-aligned"): heatmap pixel ``i`` at stride ``s`` stands for the
-input pixels ``s*i .. s*i+s-1`` and is centred at input coordinate ``s*i + (s-1)/2``
-(pixel centres at integer indices). This is exactly the footprint of a space-to-depth
-cell (``PixelUnshuffle(s)``) and of a ``PixelShuffle`` output pixel, so the codec agrees
-with the S2D backbone and the depth-to-space head; encode and decode use the same map,
-so nothing is lost in the round trip.
-
-Decode ("compensation"), per keypoint:
-1. the integer peak is the maximum of a lightly smoothed copy (robust to noise);
-2. ``log h`` in a window of radius ``fit_radius`` around it is fitted by a quadratic,
-   by least squares weighted with h^2 over the pixels above ``fit_threshold`` of the
-   peak. A Gaussian of *any* width is exactly quadratic in log space, so this is
-   unbiased for narrower or wider peaks than the training sigma; the window ignores a
-   distant second peak; the window is clipped (not padded) at the border, so border
-   peaks stay unbiased; the quadratic's curvature gives the peak's width;
-3. when the peak is wider than the training sigma (a blurred, uncertain prediction,
-   where noise dominates a small window), the heatmap is smoothed by the Gaussian that
-   the extra width calls for (a matched filter: a Gaussian stays a Gaussian with the
-   same centre) and step 2 is repeated with a window fitted to the new width -- for
-   peaks far enough from the border for the blur not to shift them;
-4. a degenerate fit (flat or not concave) falls back to the weighted centroid.
+The grid convention ("area-aligned": heatmap pixel ``i`` at stride ``s`` centred at input
+coordinate ``s*i + (s-1)/2``, the footprint of a space-to-depth cell) and the decoder
+(log-quadratic fit, matched blur for wide peaks, clipped border windows) live in the
+torch-free :mod:`mmceph.core.heatmap_decode`, which the ONNX runtime uses too; this
+module adds the encoder (sub-pixel Gaussians on the same grid, so nothing is lost in
+the round trip) and MMPose's codec registration.
 """
 from typing import Optional, Tuple
 

@@ -61,16 +61,9 @@ def gflops(model, input_size):
     import torch
     from mmengine.analysis import get_model_complexity_info
 
-    class Forward(torch.nn.Module):
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, x):
-            return self.m.head.forward(self.m.extract_feat(x))
-
+    from mmceph.models.heatmap_net import HeatmapNet
     w, h = input_size
-    info = get_model_complexity_info(Forward(model), inputs=(torch.zeros(1, 3, h, w), ),
+    info = get_model_complexity_info(HeatmapNet(model), inputs=(torch.zeros(1, 3, h, w), ),
                                      show_table=False, show_arch=False)
     return info['flops'] / 1e9
 

@@ -73,16 +73,8 @@ def pipeline_settings(cfg):
 
 
 def heatmap_net(model):
-    """A module: normalised input -> heatmaps, i.e. extract_feat + head.forward."""
-    import torch
-
-    class HeatmapNet(torch.nn.Module):
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, x):
-            return self.m.head.forward(self.m.extract_feat(x))
+    """The network part of ``model`` (normalised input -> heatmaps), in eval mode."""
+    from mmceph.models.heatmap_net import HeatmapNet
     return HeatmapNet(model).eval()
 
 

@@ -145,7 +145,7 @@ def read_image(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
     return image
 
 
-def _too_many(path, width, height, frames, max_pixels):
+def _too_many(path, width, height, max_pixels):
     if width * height > max_pixels:
         raise ImageReadError(f'{path}: {width}x{height} = {width * height / 1e6:.1f} million '
                              f'pixels, more than the limit of {max_pixels / 1e6:g} million '
@@ -164,7 +164,7 @@ def _read_pil(path, max_pixels):
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             with Image.open(path) as img:
-                _too_many(path, *img.size, 1, max_pixels)
+                _too_many(path, *img.size, max_pixels)
                 frames = int(getattr(img, 'n_frames', 1) or 1)
                 img.seek(0)
                 img.load()                   # raises on a truncated or corrupt file
@@ -207,7 +207,7 @@ def _read_dicom(path, max_pixels):
         frames = int(getattr(ds, 'NumberOfFrames', 1) or 1)
     except Exception as err:  # pydicom raises many types for bad files
         raise ImageReadError(f'{path}: not a readable DICOM file ({str(err)[:120]})') from None
-    _too_many(path, cols, rows, frames, max_pixels)
+    _too_many(path, cols, rows, max_pixels)
     try:
         pixels = ds.pixel_array
     except Exception as err:  # noqa: B902 - missing pixel data, unsupported transfer syntax...

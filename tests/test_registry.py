@@ -18,7 +18,7 @@ EXPECTED = {
     'TRANSFORMS': {'ApplyRoiPrior', 'KeepFullImage', 'LoadCephalogram', 'SampleRefinerPatches'},
     'MODELS': {'S2DHRNet', 'DepthToSpaceHeatmapHead', 'UNetPlusPlus', 'KeypointL1Loss',
                'PatchVotingHead', 'SemanticFusionNeck', 'TwoStageRegressionHead',
-               'LandmarkCascade', 'CephalometricEstimator'},
+               'LandmarkCascade', 'CephalometricEstimator', 'EfficientNetLite0', 'FinestFPN'},
     'KEYPOINT_CODECS': {'CompensatedHeatmap', 'PatchVotingLabel'},
 }
 REGISTRIES = dict(DATASETS=DATASETS, METRICS=METRICS, HOOKS=HOOKS, MODELS=MODELS,

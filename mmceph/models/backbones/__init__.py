@@ -1,4 +1,5 @@
+from .efficientnet_lite import EfficientNetLite0
 from .s2d_hrnet import S2DHRNet
 from .unetpp import UNetPlusPlus
 
-__all__ = ['S2DHRNet', 'UNetPlusPlus']
+__all__ = ['EfficientNetLite0', 'S2DHRNet', 'UNetPlusPlus']

@@ -9,9 +9,8 @@
 #          mim train mmceph THIS_CONFIG --work-dir work_dirs/isbi_lite0-cascade
 # or reuse a refiner already trained in any cascade of the same landmarks and crop (a
 # refiner learns from ground-truth patches only, never from the global model's output):
-#          python tools/compose_cascade.py THIS_CONFIG --global work_dirs/isbi_lite0-fpn/best_MRE.pth \
-#              --refiner work_dirs/isbi_s2d48-cascade/best_MRE.pth \
-#              --out work_dirs/isbi_lite0-cascade/best_MRE.pth
+#          python tools/analysis_tools/attach_refiner.py work_dirs/isbi_lite0-fpn/best_MRE.pth \
+#              work_dirs/isbi_s2d48-cascade/best_MRE.pth work_dirs/isbi_lite0-cascade/best_MRE.pth
 _base_ = ['./td-hm_s2d-hrnetv2-w18-cascade_1xb4-60e_isbi2015-576x448.py',
           '../_base_/models/efficientnet_lite0_fpn.py']
 

@@ -112,7 +112,8 @@ class OnnxLandmarkPredictor(PredictorBase):
             c = self.cascade
             kpts, scores = refine_landmarks(self.refiners, image, kpts, scores, float(scale[0]),
                                             c['refine_steps'], c['test_shifts'],
-                                            c['test_scales'], c['test_reduce'], c['max_shift'])
+                                            c['test_scales'], c['test_reduce'], c['max_shift'],
+                                            c.get('refine_only'))
         kpts = np.asarray(kpts, np.float32)
         if len(self.site_offsets):     # CephalometricEstimator.apply_site_offsets: once, last
             kpts = kpts + self.site_offsets * scale

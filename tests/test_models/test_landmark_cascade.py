@@ -167,6 +167,31 @@ def test_predict_refines_every_landmark_and_drops_the_full_image():
     assert 'full_image' not in out                      # not dumped by tools/test.py --dump
 
 
+def test_refine_only_moves_just_those_landmarks_exactly_as_refining_all_would():
+    model = MODELS.build(tiny_cascade(refine_steps=2)).eval()
+    sample = predict_sample(seed=3)
+    inputs = torch.rand(1, 3, 192, 160)
+    with torch.no_grad():
+        every = model.predict(inputs, [copy.deepcopy(sample)])[0].pred_instances.keypoints
+        model.refine_steps = 0
+        coarse = model.predict(inputs, [copy.deepcopy(sample)])[0].pred_instances.keypoints
+        picked = [4, 0, 17]
+        subset = MODELS.build(dict(tiny_cascade(refine_steps=2), refine_only=picked)).eval()
+        subset.load_state_dict(model.state_dict())
+        patches = []
+        heatmaps_of = subset._heatmaps_of
+        subset._heatmaps_of = lambda r: (lambda x: patches.append(len(x)) or heatmaps_of(r)(x))
+        only = subset.predict(inputs, [copy.deepcopy(sample)])[0].pred_instances.keypoints
+    others = [k for k in range(19) if k not in picked]
+    np.testing.assert_array_equal(only[0, others], coarse[0, others])   # untouched
+    np.testing.assert_allclose(only[0, picked], every[0, picked], atol=1e-4)
+    assert np.abs(only[0, picked] - coarse[0, picked]).max() > 0
+    assert patches == [3, 3] and subset.refined_landmarks == 3     # 2 rounds x 3 patches
+    for bad in ([], [0, 0], [19], [-1]):
+        with pytest.raises(ValueError, match='refine_only must list distinct landmark indices'):
+            MODELS.build(dict(tiny_cascade(), refine_only=bad))
+
+
 def test_test_views_combine_every_shift_and_scale_by_mean_or_median():
     model = MODELS.build(dict(tiny_cascade(), test_shifts=[[0, 0], [0.1, 0]],
                               test_scales=[0.9, 1.0, 1.2])).eval()
@@ -334,6 +359,8 @@ def test_attach_refiner_combines_a_global_model_with_a_trained_refiner(tmp_path)
     main([str(tmp_path / 'global.pth'), str(tmp_path / 'cascade.pth'), str(tmp_path / 'out.pth')])
     out = torch.load(tmp_path / 'out.pth')
     assert out['meta']['dataset_meta']['roi_prior'] == [0.1, 0.1, 0.9, 0.9]
+    assert out['meta']['attached'] == dict(global_model=str(tmp_path / 'global.pth'),
+                                           refiners=[str(tmp_path / 'cascade.pth')])
     assert 'optimizer' not in out                       # an inference checkpoint
     state = out['state_dict']
     assert set(state) == set(cascade.state_dict())
@@ -355,6 +382,11 @@ def test_attach_refiner_combines_a_global_model_with_a_trained_refiner(tmp_path)
     with pytest.raises(SystemExit, match='no refiner'):
         main([str(tmp_path / 'global.pth'), str(tmp_path / 'plain.pth'), str(tmp_path / 'x.pth')])
     assert not (tmp_path / 'x.pth').exists()
+    before = (tmp_path / 'global.pth').read_bytes()       # OUT may not be an input
+    with pytest.raises(SystemExit, match='must not overwrite an input'):
+        main([str(tmp_path / 'global.pth'), str(tmp_path / 'cascade.pth'),
+              str(tmp_path / 'global.pth')])
+    assert (tmp_path / 'global.pth').read_bytes() == before
 
 
 def test_attach_refiner_builds_an_ensemble_from_single_refiner_checkpoints(tmp_path):

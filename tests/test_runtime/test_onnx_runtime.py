@@ -56,6 +56,9 @@ def config_path(pattern):
     return found[0]
 
 
+REFINE_ONLY = [0, 5, 11, 12, 13, 14, 15, 16, 17, 18]
+
+
 def cascade_config(tmp):
     """The demo config with a LandmarkCascade model (demo global model + tiny refiner)."""
     from mmengine.config import Config
@@ -70,7 +73,8 @@ def cascade_config(tmp):
     refiner['head']['decoder'] = dict(type='CompensatedHeatmap', input_size=(64, 64),
                                       heatmap_size=(16, 16), sigma=2.0)
     cfg.model = dict(model, type='LandmarkCascade', refiner=refiner, patch_fraction=0.6,
-                     refine_steps=2, test_shifts=[(0, 0), (0.05, -0.05)])
+                     refine_steps=2, test_shifts=[(0, 0), (0.05, -0.05)],
+                     refine_only=REFINE_ONLY)   # the runtime must refine the same subset
     pipeline = cfg.test_dataloader.dataset.pipeline
     pipeline.insert(1, dict(type='KeepFullImage'))
     pipeline[-1] = dict(type='PackPoseInputs', meta_keys=meta_keys)
@@ -113,6 +117,7 @@ def test_export_folder_says_what_the_runtime_needs(exported):
     meta = json.loads((out / 'mmceph_export.json').read_text())
     assert meta['opset'] == 17 and (out / 'global.onnx').is_file()
     assert (out / 'refiner0.onnx').is_file() and len(meta['cascade']['refiners']) == 1
+    assert meta['cascade']['refine_only'] == REFINE_ONLY
     assert len(meta['keypoint_names']) == 19 and len(meta['roi_prior']) == 4
     assert meta['global']['codec']['input_size'] == [160, 192]
     assert meta['normalisation']['bgr_to_rgb'] is True

@@ -7,12 +7,15 @@ plus CASCADE's ``refiner.*`` weights to OUT, for a cascade config whose global p
 GLOBAL's model (e.g. configs/isbi2015/td-vote-cascade_*.py for patch voting + refiner).
 With several CASCADE checkpoints (each with one refiner), refiner ``i`` becomes
 ``refiner.i.*``: an ensemble for a config with ``refiner=[...]`` in the same order
-(e.g. configs/isbi2015/td-hm_s2d-hrnetv2-w18-cascade2_*.py).
+(e.g. configs/isbi2015/td-hm_s2d-hrnetv2-w18-cascade2_*.py). OUT's ``meta.attached``
+names the sources (``global``, ``refiners``), so compare_methods.py can add up the
+training time of every run that went into OUT.
 
     python tools/analysis_tools/attach_refiner.py GLOBAL.pth CASCADE.pth [CASCADE2.pth ...] OUT.pth
 """
 import argparse
 import io
+import os.path as osp
 import sys
 from collections import OrderedDict
 
@@ -40,6 +43,8 @@ def attach(global_ckpt, *cascade_ckpts):
         state.update((prefix + k[len('refiner'):], v) for k, v in refiner.items())
     out = {k: v for k, v in base.items() if k in ('meta', 'state_dict')}
     out['state_dict'] = state
+    out['meta'] = dict(out.get('meta') or {},
+                       attached=dict(global_model=global_ckpt, refiners=list(cascade_ckpts)))
     return out, sum(k.startswith('refiner.') for k in state)
 
 
@@ -58,6 +63,9 @@ def main(argv=None):
                    help='checkpoint(s) of trained LandmarkCascades; several make an ensemble')
     p.add_argument('out', help='where to write the combined checkpoint (written atomically)')
     args = p.parse_args(argv)
+    if any(osp.abspath(args.out) == osp.abspath(c)
+           for c in (args.global_checkpoint, *args.cascade_checkpoints)):
+        sys.exit(f'error: {args.out}: OUT must not overwrite an input checkpoint')
     try:
         ckpt, n = attach(args.global_checkpoint, *args.cascade_checkpoints)
     except (OSError, ValueError) as err:

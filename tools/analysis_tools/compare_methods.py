@@ -12,6 +12,9 @@ best_MRE.pth. Measured:
 - epochs and training wall time from the logs in WORK_DIR (summed over resumed runs); for a
   model trained on top of another (``load_from`` of a ``LandmarkCascade``), the time and
   epochs of that stage-1 work dir are added, so the figure is the whole training budget;
+  for a checkpoint written by attach_refiner.py (``meta.attached``), the runs that trained
+  its global model and its refiners are added instead (the refiner runs' own stage 1
+  is not: the attached checkpoint does not use it);
 - test metrics: MMEngine's runner on the config's test split (ISBI: Test1) with best_MRE.pth,
   against the reference annotation of that split (named in the header: ISBI's default is
   the senior annotator), and with ``--also-against NAME=ANN.json`` the same predictions
@@ -73,6 +76,7 @@ def measure(name, config, work_dir, args):
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmengine.runner import Runner
+    from mmengine.runner.checkpoint import _load_checkpoint
     from mmpose.registry import MODELS
 
     import mmceph.registration  # noqa: F401
@@ -84,7 +88,13 @@ def measure(name, config, work_dir, args):
     cfg = Config.fromfile(config)
     minutes, epochs = training_time(work_dir)
     epochs_text = str(epochs) if epochs is not None else '-'
-    if (cfg.model.type == 'LandmarkCascade' and cfg.model.get('freeze_coarse', True)
+    attached = (_load_checkpoint(checkpoint, map_location='cpu').get('meta') or {}).get('attached')
+    if attached:
+        runs = [training_time(osp.dirname(p))
+                for p in [attached['global_model']] + attached['refiners']]
+        minutes = sum(m for m, _ in runs)
+        epochs_text = ' + '.join(str(e) if e is not None else '-' for _, e in runs)
+    elif (cfg.model.type == 'LandmarkCascade' and cfg.model.get('freeze_coarse', True)
             and cfg.get('load_from')):
         stage1 = osp.dirname(cfg.load_from)
         m1, e1 = training_time(stage1)
@@ -96,7 +106,7 @@ def measure(name, config, work_dir, args):
     model = MODELS.build(cfg.model).eval()
     flops = gflops(model, cfg.model.head.decoder.input_size)
     if cfg.model.type == 'LandmarkCascade':
-        patches = model.refine_steps * model.views_per_landmark * cfg.model.head.out_channels
+        patches = model.refine_steps * model.views_per_landmark * model.refined_landmarks
         flops += patches * sum(gflops(r, r.head.decoder.input_size) for r in model.refiners)
 
     cfg.load_from = checkpoint

@@ -156,7 +156,8 @@ def main(argv=None):
         meta['cascade'] = dict(refiners=refiners, refine_steps=model.refine_steps,
                                test_shifts=model.test_shifts.tolist(),
                                test_scales=model.test_scales.tolist(),
-                               test_reduce=model.test_reduce, max_shift=model.max_shift)
+                               test_reduce=model.test_reduce, max_shift=model.max_shift,
+                               refine_only=model.refine_only)
     for name, net, shape in nets:
         path = osp.join(args.out_dir, name)
         export_net(net, shape, path + '.part', args.opset)

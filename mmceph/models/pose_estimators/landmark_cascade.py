@@ -75,13 +75,17 @@ class LandmarkCascade(CephalometricEstimator):
             estimate keeps the global estimate (the patch then most likely locked onto a
             look-alike structure). None: off.
         freeze_coarse (bool): train only the refiner (global weights from ``load_from``).
+        refine_only (sequence of int, optional): indices of the landmarks refined at
+            prediction time (the others keep the global estimate); None: all. Training
+            is unchanged (every landmark's patches).
     """
 
     def __init__(self, refiner: Union[dict, List[dict]],
                  patch_fraction: Union[float, Sequence[float]] = 0.135, refine_steps: int = 2,
                  test_shifts: Sequence[Sequence[float]] = ((0, 0), ),
                  test_scales: Sequence[float] = (1.0, ), test_reduce: str = 'mean',
-                 max_shift: Optional[float] = None, freeze_coarse: bool = True, **kwargs):
+                 max_shift: Optional[float] = None, freeze_coarse: bool = True,
+                 refine_only: Optional[Sequence[int]] = None, **kwargs):
         moved = sorted(set(kwargs) & {'patches_per_image', 'jitter', 'rotate', 'scale_range'})
         if moved:
             raise TypeError(f"LandmarkCascade: {', '.join(moved)} moved to the train pipeline's "
@@ -102,6 +106,13 @@ class LandmarkCascade(CephalometricEstimator):
             raise ValueError(f"test_reduce must be 'mean' or 'median', got {test_reduce!r}")
         self.test_reduce = test_reduce
         self.freeze_coarse = bool(freeze_coarse)
+        self.refine_only = None if refine_only is None else [int(k) for k in refine_only]
+        num_landmarks = self.head.out_channels
+        if self.refine_only is not None and (
+                not self.refine_only or len(set(self.refine_only)) != len(self.refine_only)
+                or not all(0 <= k < num_landmarks for k in self.refine_only)):
+            raise ValueError(f'refine_only must list distinct landmark indices 0-'
+                             f'{num_landmarks - 1}, got {refine_only}')
 
     @property
     def refiners(self) -> list:
@@ -199,7 +210,7 @@ class LandmarkCascade(CephalometricEstimator):
             kpts[0], scores[0] = refine_landmarks(
                 self.core_refiners(), self._full_image(sample), kpts[0], scores[0],
                 self._crop_width(sample), self.refine_steps, self.test_shifts,
-                self.test_scales, self.test_reduce, self.max_shift)
+                self.test_scales, self.test_reduce, self.max_shift, self.refine_only)
             sample.pred_instances.keypoints = kpts
             sample.pred_instances.keypoint_scores = scores
             sample.pop('full_image')    # a large array nobody downstream needs
@@ -209,6 +220,11 @@ class LandmarkCascade(CephalometricEstimator):
     def views_per_landmark(self):
         """Patches each refiner sees per landmark and refinement round at prediction time."""
         return len(self.test_shifts) * len(self.test_scales)
+
+    @property
+    def refined_landmarks(self) -> int:
+        """How many landmarks the refiners look at per round (``refine_only`` or all)."""
+        return len(self.refine_only) if self.refine_only is not None else self.head.out_channels
 
     def core_refiners(self) -> List[Refiner]:
         """The refiners as :mod:`mmceph.core.cascade` takes them."""

@@ -28,6 +28,7 @@ best_MRE.pth. Measured:
   cascade adds refine_steps x test views x K patches of each of its refiners.
 """
 import argparse
+import copy
 import glob
 import json
 import os
@@ -75,7 +76,6 @@ def measure(name, config, work_dir, args):
     import torch
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
-    from mmengine.runner import Runner
     from mmengine.runner.checkpoint import _load_checkpoint
     from mmpose.registry import MODELS
 
@@ -109,15 +109,7 @@ def measure(name, config, work_dir, args):
         patches = model.refine_steps * model.views_per_landmark * model.refined_landmarks
         flops += patches * sum(gflops(r, r.head.decoder.input_size) for r in model.refiners)
 
-    cfg.load_from = checkpoint
-    cfg.work_dir = tempfile.mkdtemp(prefix='compare_')
-    cfg.test_dataloader.num_workers = min(2, os.cpu_count())
-    cfg.default_hooks.pop('visualization', None)
-    cfg.test_evaluator['clinical'] = False      # landmark metrics only: faster
-    cfg.test_evaluator['outfile_prefix'] = osp.join(cfg.work_dir, 'test')
-    metrics = Runner.from_cfg(cfg).test()
-    with open(osp.join(cfg.work_dir, 'test.predictions.json')) as f:
-        dump = json.load(f)
+    metrics, dump = test_predictions(cfg, checkpoint)
     scores = {dump.get('reference') or 'as annotated': (
         metrics['MRE'], [metrics[f'SDR_{r:.1f}mm'] for r in RADII])}
     for ref_name, ann in args.also_against:
@@ -141,6 +133,21 @@ def measure(name, config, work_dir, args):
 
 
 RADII = (2.0, 2.5, 3.0, 4.0)
+
+
+def test_predictions(cfg, checkpoint):
+    """(metrics, per-image prediction dump) of MMEngine's runner on cfg's test split."""
+    from mmengine.runner import Runner
+    cfg = copy.deepcopy(cfg)
+    cfg.load_from = checkpoint
+    cfg.work_dir = tempfile.mkdtemp(prefix='compare_')
+    cfg.test_dataloader.num_workers = min(2, os.cpu_count())
+    cfg.default_hooks.pop('visualization', None)
+    cfg.test_evaluator['clinical'] = False      # landmark metrics only: faster
+    cfg.test_evaluator['outfile_prefix'] = osp.join(cfg.work_dir, 'test')
+    metrics = Runner.from_cfg(cfg).test()
+    with open(osp.join(cfg.work_dir, 'test.predictions.json')) as f:
+        return metrics, json.load(f)
 
 
 def rescore(dump, ann_file):

@@ -1,0 +1,108 @@
+"""Which landmarks a LandmarkCascade should refine under a compute budget (``refine_only``).
+
+The refiner costs the same for every landmark it looks at, but it does not gain the same
+everywhere: where the global model is already precise, a patch buys little. This runs
+the cascade config's test split twice -- global model alone (``refine_steps=0``) and
+refining every landmark (its configured views and rounds) -- and prints, per landmark,
+the MRE of both and the gain, then the cascade's MRE when refining only the n landmarks
+of largest gain, n = 0..K, with the GFLOPs per image of each n. Refinement is per
+landmark (patch i is centred on landmark i and read from its own channel), so mixing the
+two runs' predictions is exactly what ``refine_only`` predicts; the last line is the
+``--cfg-options`` for the subset of lowest MRE within ``--budget``.
+
+Selection uses the config's test split (ISBI: Test1, as the recipes' checkpoint
+selection does); say so wherever its figure is reported.
+
+    python tools/analysis_tools/pick_refined_landmarks.py CONFIG CHECKPOINT --budget 3.0
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+import numpy as np
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from compare_methods import gflops, test_predictions  # noqa: E402
+
+
+def landmark_errors(dump):
+    """(images, K) radial errors of a metric dump (NaN where unlabelled)."""
+    return np.array([[np.nan if e is None else e for e in im['error']] for im in dump['images']],
+                    float)
+
+
+def subsets_by_gain(e_coarse, e_refined, base, per_landmark, budget):
+    """Landmarks by decreasing gain, rows (n, MRE, GFLOPs) for refining the first n of
+    them, and the n of lowest MRE within ``budget`` (None if the global model alone is
+    over it). ``e_*``: (images, K) errors of the global model and of refining every one."""
+    gain = np.nanmean(e_coarse, 0) - np.nanmean(e_refined, 0)
+    order = [int(k) for k in np.argsort(-gain, kind='stable')]
+    rows, best = [], None
+    for n in range(len(order) + 1):
+        mixed = e_coarse.copy()
+        mixed[:, order[:n]] = e_refined[:, order[:n]]
+        rows.append((n, float(np.nanmean(mixed)), base + n * per_landmark))
+        if rows[-1][2] <= budget and (best is None or rows[-1][1] < rows[best][1]):
+            best = n
+    return order, rows, best
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('config', help='a LandmarkCascade config')
+    p.add_argument('checkpoint')
+    p.add_argument('--budget', type=float, default=3.0, help='GFLOPs per image (default 3.0)')
+    p.add_argument('--threads', type=int, default=os.cpu_count())
+    args = p.parse_args(argv)
+    for path in (args.config, args.checkpoint):
+        if not osp.isfile(path):
+            sys.exit(f'error: {path}: not found')
+
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+
+    import mmceph.registration  # noqa: F401
+    cfg = Config.fromfile(args.config)
+    if cfg.model.get('type') != 'LandmarkCascade':
+        sys.exit(f'error: {args.config}: not a LandmarkCascade config')
+    cfg.model.pop('refine_only', None)
+    torch.set_num_threads(args.threads)
+    init_default_scope('mmpose')
+    model = MODELS.build(cfg.model).eval()
+    base = gflops(model, cfg.model.head.decoder.input_size)
+    per_landmark = model.refine_steps * model.views_per_landmark * sum(
+        gflops(r, r.head.decoder.input_size) for r in model.refiners)
+
+    _, refined = test_predictions(cfg, args.checkpoint)
+    cfg.model.refine_steps = 0
+    _, coarse = test_predictions(cfg, args.checkpoint)
+    names = refined['keypoint_names']
+    e_coarse, e_refined = landmark_errors(coarse), landmark_errors(refined)
+    order, rows, best = subsets_by_gain(e_coarse, e_refined, base, per_landmark, args.budget)
+    gain = np.nanmean(e_coarse, 0) - np.nanmean(e_refined, 0)
+    ref = refined.get('reference') or 'as annotated'
+    unit = refined.get('unit', 'mm')
+
+    print(f'\nPer landmark ({len(e_coarse)} test images, reference: {ref}; {unit}):')
+    print('| landmark | global | refined | gain |\n|---|---|---|---|')
+    for k in order:
+        print(f'| {k} {names[k]} | {np.nanmean(e_coarse[:, k]):.3f} | '
+              f'{np.nanmean(e_refined[:, k]):.3f} | {gain[k]:+.3f} |')
+    print(f'\nRefining the n landmarks of largest gain (global {base:.2f} GFLOPs + '
+          f'{per_landmark:.3f} per refined landmark):')
+    print(f'| n | MRE ({unit}, {ref}) | GFLOPs |\n|---|---|---|')
+    for n, mre, cost in rows:
+        print(f'| {n} | {mre:.3f} | {cost:.2f} |')
+    if best is None:
+        sys.exit(f'error: the global model alone costs {base:.2f} GFLOPs, over the budget')
+    chosen = sorted(order[:best])
+    print(f'\nWithin {args.budget} GFLOPs: refine {best} landmark(s), MRE {rows[best][1]:.3f} '
+          f'{unit}: --cfg-options model.refine_only="{chosen}"')
+
+
+if __name__ == '__main__':
+    main()

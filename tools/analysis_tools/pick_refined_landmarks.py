@@ -13,7 +13,8 @@ two runs' predictions is exactly what ``refine_only`` predicts; the last line is
 Selection uses the config's test split (ISBI: Test1, as the recipes' checkpoint
 selection does); say so wherever its figure is reported.
 
-    python tools/analysis_tools/pick_refined_landmarks.py CONFIG CHECKPOINT --budget 3.0
+    python tools/analysis_tools/pick_refined_landmarks.py CONFIG CHECKPOINT --budget 3.0 \
+        --cfg-options model.test_shifts="[[0,0]]"      # one patch per landmark
 """
 import argparse
 import os
@@ -21,6 +22,7 @@ import os.path as osp
 import sys
 
 import numpy as np
+from mmengine.config import DictAction
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from compare_methods import gflops, test_predictions  # noqa: E402
@@ -55,6 +57,8 @@ def main(argv=None):
     p.add_argument('checkpoint')
     p.add_argument('--budget', type=float, default=3.0, help='GFLOPs per image (default 3.0)')
     p.add_argument('--threads', type=int, default=os.cpu_count())
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                   help='config overrides, e.g. model.test_shifts="[[0,0]]" (one view)')
     args = p.parse_args(argv)
     for path in (args.config, args.checkpoint):
         if not osp.isfile(path):
@@ -67,6 +71,7 @@ def main(argv=None):
 
     import mmceph.registration  # noqa: F401
     cfg = Config.fromfile(args.config)
+    cfg.merge_from_dict(args.cfg_options)
     if cfg.model.get('type') != 'LandmarkCascade':
         sys.exit(f'error: {args.config}: not a LandmarkCascade config')
     cfg.model.pop('refine_only', None)

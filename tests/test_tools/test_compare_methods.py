@@ -66,13 +66,15 @@ def test_refined_subsets_follow_the_gain_and_respect_the_budget():
     coarse = np.array([[2.0, 1.0, 3.0, 1.0], [2.0, 1.0, 5.0, np.nan]])
     refined = np.array([[1.0, 1.5, 1.0, 0.5], [1.0, 1.5, 1.0, np.nan]])
     # gains: 1.0, -0.5, 3.0, 0.5 -> order 2, 0, 3, 1
-    order, rows, best = subsets_by_gain(coarse, refined, base=1.0, per_landmark=0.5, budget=2.0)
+    gain, order, rows, best = subsets_by_gain(coarse, refined, base=1.0, per_landmark=0.5,
+                                              budget=2.0)
+    assert gain == pytest.approx([1.0, -0.5, 3.0, 0.5])
     assert order == [2, 0, 3, 1]
     assert [n for n, _, _ in rows] == [0, 1, 2, 3, 4]
     assert rows[0][1] == pytest.approx(np.nanmean(coarse))
     assert rows[4][1] == pytest.approx(np.nanmean(refined))
     assert rows[2][2] == pytest.approx(2.0) and best == 2          # 2 landmarks fit
     # an unlimited budget still stops before the landmark the refiner makes worse
-    _, _, unlimited = subsets_by_gain(coarse, refined, 1.0, 0.5, budget=100)
+    unlimited = subsets_by_gain(coarse, refined, 1.0, 0.5, budget=100)[3]
     assert unlimited == 3
-    assert subsets_by_gain(coarse, refined, 3.0, 0.5, budget=2.0)[2] is None
+    assert subsets_by_gain(coarse, refined, 3.0, 0.5, budget=2.0)[3] is None

@@ -35,9 +35,10 @@ def landmark_errors(dump):
 
 
 def subsets_by_gain(e_coarse, e_refined, base, per_landmark, budget):
-    """Landmarks by decreasing gain, rows (n, MRE, GFLOPs) for refining the first n of
-    them, and the n of lowest MRE within ``budget`` (None if the global model alone is
-    over it). ``e_*``: (images, K) errors of the global model and of refining every one."""
+    """Per-landmark gain (K, ), landmarks by decreasing gain, rows (n, MRE, GFLOPs) for
+    refining the first n of them, and the n of lowest MRE within ``budget`` (None if the
+    global model alone is over it). ``e_*``: (images, K) errors of the global model and
+    of refining every one."""
     gain = np.nanmean(e_coarse, 0) - np.nanmean(e_refined, 0)
     order = [int(k) for k in np.argsort(-gain, kind='stable')]
     rows, best = [], None
@@ -47,7 +48,7 @@ def subsets_by_gain(e_coarse, e_refined, base, per_landmark, budget):
         rows.append((n, float(np.nanmean(mixed)), base + n * per_landmark))
         if rows[-1][2] <= budget and (best is None or rows[-1][1] < rows[best][1]):
             best = n
-    return order, rows, best
+    return gain, order, rows, best
 
 
 def main(argv=None):
@@ -87,8 +88,8 @@ def main(argv=None):
     _, coarse = test_predictions(cfg, args.checkpoint)
     names = refined['keypoint_names']
     e_coarse, e_refined = landmark_errors(coarse), landmark_errors(refined)
-    order, rows, best = subsets_by_gain(e_coarse, e_refined, base, per_landmark, args.budget)
-    gain = np.nanmean(e_coarse, 0) - np.nanmean(e_refined, 0)
+    gain, order, rows, best = subsets_by_gain(e_coarse, e_refined, base, per_landmark,
+                                              args.budget)
     ref = refined.get('reference') or 'as annotated'
     unit = refined.get('unit', 'mm')
 

@@ -85,13 +85,17 @@ class PredictorBase:
             reoriented = {}
             for name, turn in ORIENTATIONS.items():
                 turned = np.ascontiguousarray(turn(loaded.pixels))
-                turned_box = self.roi_bbox(*turned.shape[1::-1])
-                reoriented[name] = float(np.median(self._landmarks(turned, turned_box)[1]))
+                reoriented[name] = float(np.median(self.landmarks(turned)[1]))
         report = assess(kpts, scores, w, h, reoriented)
         result.update(status=report.status, status_reasons=report.reasons)
         result.update(describe_landmarks(self.names, kpts, scores, spacing, report.flags,
                                          clinical=report.status != 'rejected'))
         return result, image, kpts
+
+    def landmarks(self, pixels):
+        """(K, 2) keypoints and (K, ) scores of decoded ``pixels`` in this predictor's ROI:
+        the model's whole cost, without reading a file or the quality gate."""
+        return self._landmarks(pixels, self.roi_bbox(pixels.shape[1], pixels.shape[0]))
 
     def _landmarks(self, pixels, bbox):
         """(K, 2) keypoints and (K, ) scores in [0, 1] of the raw ``pixels`` in ``bbox``."""

@@ -132,9 +132,8 @@ def measure(name, config, work_dir, args):
         if i >= 2:
             times.append(time.perf_counter() - t)
         pixels = read_image(path).pixels       # the model alone, on the decoded image
-        bbox = predictor.roi_bbox(pixels.shape[1], pixels.shape[0])
         t = time.perf_counter()
-        predictor._landmarks(pixels, bbox)
+        predictor.landmarks(pixels)
         if i >= 2:
             model_times.append(time.perf_counter() - t)
     return dict(name=name, epochs=epochs_text, minutes=minutes, scores=scores,

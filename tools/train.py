@@ -12,6 +12,8 @@ import os.path as osp
 import signal
 import sys
 
+import torch
+import torch.distributed as dist
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
@@ -82,13 +84,11 @@ def setup_distributed(cfg):
     hooks = cfg.setdefault('custom_hooks', [])
     if not any(h.get('type') in ('SyncBuffersHook', 'mmengine.SyncBuffersHook') for h in hooks):
         hooks.append(dict(type='SyncBuffersHook'))
-    import torch
     if torch.cuda.is_available():
         return cfg
     if cfg.launcher != 'pytorch':
         raise RuntimeError(f'--launcher {cfg.launcher} without CUDA: only --launcher pytorch '
                            'runs on CPU (gloo)')
-    import torch.distributed as dist
     cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
     if not dist.is_initialized():
         dist.init_process_group(backend='gloo')     # env:// from torch.distributed.run
@@ -128,7 +128,18 @@ def exit_on_sigterm(signum, frame):
 
 def main(argv=None):
     signal.signal(signal.SIGTERM, exit_on_sigterm)
-    Runner.from_cfg(setup_distributed(build_config(parse_args(argv)))).train()
+    try:
+        Runner.from_cfg(setup_distributed(build_config(parse_args(argv)))).train()
+    finally:
+        close_distributed()
+
+
+def close_distributed():
+    """Tear the process group down before the interpreter does: left to exit, gloo's
+    threads were destroyed unjoined now and then (rank 0 aborted with 'terminate called
+    without an active exception' after a finished run, failing CI)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == '__main__':

@@ -11,17 +11,30 @@ its head's decoder replaced by:
   the decoder of a model trained on another grid -- biased by the grid difference;
 - the same two decoders with their result moved onto the model's grid (DARK's and UDP's
   sub-pixel refinement, the model's grid): the decoding *algorithm* compared on equal
-  terms. A fully fair grid comparison retrains the model with each codec (stage 1 of the
-  recipe again, 19+ CPU-minutes each), see README.
+  terms;
+- with ``--retrained NAME=WORK_DIR``: the same recipe retrained with another codec (its
+  targets on that codec's grid, decoded by it): WORK_DIR's own config and best_MRE.pth.
+  The fully fair comparison of codecs, grid included (README: 48 epochs, ~35 min each).
 
-    python tools/analysis_tools/codec_on_real_heatmaps.py CONFIG CHECKPOINT
+Every row is scored against the config's test annotation and, with ``--also-against
+NAME=ANN.json``, against other annotations of the same images (e.g. the mean of both
+ISBI annotators).
+
+    python tools/analysis_tools/codec_on_real_heatmaps.py CONFIG CHECKPOINT \
+        --retrained UDPHeatmap=work_dirs/isbi_s2d-48e-UDP \
+        --also-against mean=data/isbi2015_mean/annotations/test1.json
 """
 import argparse
+import glob
 import json
 import os
-import tempfile
+import os.path as osp
+import sys
 
 import numpy as np
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from compare_methods import RADII, rescore, test_predictions  # noqa: E402
 
 
 def grid_corrected(base):
@@ -43,14 +56,45 @@ def grid_corrected(base):
     return GridCorrected
 
 
+def named_pairs(parser, values, what, exists):
+    """[(NAME, PATH)] from NAME=PATH arguments; a parser error unless PATH ``exists``."""
+    pairs = [v.partition('=') for v in values]
+    for value, (name, sep, path) in zip(values, pairs):
+        if not (name and sep and exists(path)):
+            parser.error(f'{value!r}: expected {what}')
+    return [(name, path) for name, _, path in pairs]
+
+
+def retrained_model(work_dir):
+    """(config, checkpoint) a training run left in ``work_dir``: the config MMEngine dumped
+    there (with the codec it was trained with) and best_MRE.pth."""
+    from mmengine.config import Config
+    configs = glob.glob(osp.join(work_dir, '*.py'))
+    checkpoint = osp.join(work_dir, 'best_MRE.pth')
+    if len(configs) != 1 or not osp.isfile(checkpoint):
+        sys.exit(f'{work_dir}: expected one dumped config (*.py) and best_MRE.pth, found '
+                 f'{len(configs)} config(s) and {"a" if osp.isfile(checkpoint) else "no"} '
+                 'best_MRE.pth')
+    return Config.fromfile(configs[0]), checkpoint
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('config')
     p.add_argument('checkpoint')
+    p.add_argument('--retrained', nargs='+', default=[], metavar='NAME=WORK_DIR',
+                   help='the recipe retrained with another codec: its work dir (dumped config '
+                        'and best_MRE.pth), shown as NAME')
+    p.add_argument('--also-against', nargs='+', default=[], metavar='NAME=ANN.json',
+                   help='score every row against other annotations of the same images too, '
+                        'e.g. mean=data/isbi2015_mean/annotations/test1.json')
     args = p.parse_args(argv)
+    retrained = named_pairs(p, args.retrained, 'NAME=WORK_DIR with an existing work dir',
+                            osp.isdir)
+    also = named_pairs(p, args.also_against, 'NAME=ANN.json with an existing annotation file',
+                       osp.isfile)
     from mmengine.config import Config
-    from mmengine.runner import Runner
     from mmpose.codecs import MSRAHeatmap, UDPHeatmap
     from mmpose.registry import KEYPOINT_CODECS
 
@@ -62,7 +106,7 @@ def main(argv=None):
     sizes = dict(input_size=codec['input_size'], heatmap_size=codec['heatmap_size'],
                  sigma=codec.get('sigma', 2))
     variants = [
-        ('CompensatedHeatmap (trained with)', dict(codec)),
+        (f"{codec['type']} (trained with)", dict(codec)),
         ('MSRAHeatmap(unbiased) [DARK], own grid', dict(type='MSRAHeatmap', unbiased=True,
                                                         **sizes)),
         ('UDPHeatmap, own grid', dict(type='UDPHeatmap', **sizes)),
@@ -70,28 +114,37 @@ def main(argv=None):
                                              **sizes)),
         ('UDP refinement, model grid', dict(type='GridCorrectedUDPHeatmap', **sizes)),
     ]
-    rows = []
+    runs = []
     for name, decoder in variants:
         cfg = Config.fromfile(args.config)
         cfg.model.head.decoder = decoder
-        cfg.load_from = args.checkpoint
-        cfg.work_dir = tempfile.mkdtemp(prefix='codec_real_')
-        cfg.test_dataloader.num_workers = min(2, os.cpu_count())
-        cfg.default_hooks.pop('visualization', None)
-        cfg.test_evaluator['clinical'] = False
-        metrics = Runner.from_cfg(cfg).test()
-        rows.append((name, metrics))
-    ref = rows[0][1]['MRE']
+        runs.append((name, cfg, args.checkpoint))
+    for name, work_dir in retrained:
+        cfg, checkpoint = retrained_model(work_dir)
+        runs.append((f"{name}, retrained with it ({cfg.model.head.decoder['type']})",
+                     cfg, checkpoint))
+    rows = []
+    for name, cfg, checkpoint in runs:
+        metrics, dump = test_predictions(cfg, checkpoint)
+        scores = [(metrics['MRE'], [metrics[f'SDR_{r:.1f}mm'] for r in RADII])]
+        rows.append((name, scores + [rescore(dump, ann) for _, ann in also]))
+    ref = rows[0][1][0][0]
     from mmceph.formats.coco import reference_of
     ds = base_cfg.test_dataloader.dataset
     with open(os.path.join(ds.data_root, ds.ann_file)) as f:
         reference = reference_of(json.load(f)) or 'not recorded'
     print(f'\n{args.checkpoint} on {ds.ann_file} (reference annotation: {reference})')
-    print('| decoder | test MRE (mm) | SDR 2 mm | SDR 2.5 mm | vs CompensatedHeatmap |')
-    print('|---|---|---|---|---|')
-    for name, m in rows:
-        print(f"| {name} | {m['MRE']:.3f} | {100 * m['SDR_2.0mm']:.1f} % | "
-              f"{100 * m['SDR_2.5mm']:.1f} % | {100 * (m['MRE'] / ref - 1):+.1f} % |")
+    head = [f'decoder | test MRE (mm, {reference}) | SDR 2 mm | SDR 2.5 mm | '
+            f'vs {codec["type"]}'] + [f'MRE (mm, {n}) | SDR 2 mm ({n})' for n, _ in also]
+    print('| ' + ' | '.join(head) + ' |')
+    print('|' + '---|' * (5 + 2 * len(also)))
+    for name, scores in rows:
+        (mre, sdr), others = scores[0], scores[1:]
+        cells = [name, f'{mre:.3f}', f'{100 * sdr[0]:.1f} %', f'{100 * sdr[1]:.1f} %',
+                 f'{100 * (mre / ref - 1):+.1f} %']
+        for other_mre, other_sdr in others:
+            cells += [f'{other_mre:.3f}', f'{100 * other_sdr[0]:.1f} %']
+        print('| ' + ' | '.join(cells) + ' |')
     return 0
 
 

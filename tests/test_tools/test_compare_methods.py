@@ -40,6 +40,15 @@ def test_bad_run_spec_is_refused_with_the_expected_form(tmp_path):
     assert 'NAME=CONFIG:WORK_DIR' in proc.stderr
 
 
+def test_a_missing_second_reference_is_refused(tmp_path):
+    script = osp.join(REPO, 'tools/analysis_tools/compare_methods.py')
+    proc = subprocess.run([sys.executable, script, f'S2D=missing.py:{tmp_path}',
+                           '--also-against', f'mean={tmp_path / "none.json"}'],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert 'NAME=ANN.json with an existing annotation file' in proc.stderr
+
+
 def test_rescore_against_another_reference(tmp_path):
     """The same predictions scored against another annotation of the same images."""
     import json

@@ -34,7 +34,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from compare_methods import RADII, rescore, test_predictions  # noqa: E402
+from compare_methods import RADII, named_pairs, rescore, test_predictions  # noqa: E402
 
 
 def grid_corrected(base):
@@ -54,15 +54,6 @@ def grid_corrected(base):
 
     GridCorrected.__name__ = f'GridCorrected{base.__name__}'
     return GridCorrected
-
-
-def named_pairs(parser, values, what, exists):
-    """[(NAME, PATH)] from NAME=PATH arguments; a parser error unless PATH ``exists``."""
-    pairs = [v.partition('=') for v in values]
-    for value, (name, sep, path) in zip(values, pairs):
-        if not (name and sep and exists(path)):
-            parser.error(f'{value!r}: expected {what}')
-    return [(name, path) for name, _, path in pairs]
 
 
 def retrained_model(work_dir):

@@ -186,6 +186,15 @@ def rescore(dump, ann_file):
     return overall['MRE'], [overall['SDR'][r] for r in RADII]
 
 
+def named_pairs(parser, values, what, exists):
+    """[(NAME, PATH)] from NAME=PATH arguments; a parser error unless PATH ``exists``."""
+    pairs = [v.partition('=') for v in values]
+    for value, (name, sep, path) in zip(values, pairs):
+        if not (name and sep and exists(path)):
+            parser.error(f'{value!r}: expected {what}')
+    return [(name, path) for name, _, path in pairs]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -197,10 +206,8 @@ def main(argv=None):
                    help='score the same test predictions against other annotations of the '
                         'same images, e.g. mean=data/isbi2015_mean/annotations/test1.json')
     args = p.parse_args(argv)
-    pairs = [a.partition('=') for a in args.also_against]
-    if any(not (sep and osp.isfile(path)) for _, sep, path in pairs):
-        p.error('--also-against takes NAME=ANN.json with an existing annotation file')
-    args.also_against = [(n, path) for n, _, path in pairs]
+    args.also_against = named_pairs(p, args.also_against,
+                                    'NAME=ANN.json with an existing annotation file', osp.isfile)
     specs = []
     for run in args.runs:
         name, sep, rest = run.partition('=')

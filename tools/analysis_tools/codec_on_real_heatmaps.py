@@ -26,15 +26,13 @@ ISBI annotators).
 """
 import argparse
 import glob
-import json
-import os
 import os.path as osp
 import sys
 
 import numpy as np
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from compare_methods import RADII, named_pairs, rescore, test_predictions  # noqa: E402
+from compare_methods import named_pairs, scores_against  # noqa: E402
 
 
 def grid_corrected(base):
@@ -114,23 +112,16 @@ def main(argv=None):
         cfg, checkpoint = retrained_model(work_dir)
         runs.append((f"{name}, retrained with it ({cfg.model.head.decoder['type']})",
                      cfg, checkpoint))
-    rows = []
-    for name, cfg, checkpoint in runs:
-        metrics, dump = test_predictions(cfg, checkpoint)
-        scores = [(metrics['MRE'], [metrics[f'SDR_{r:.1f}mm'] for r in RADII])]
-        rows.append((name, scores + [rescore(dump, ann) for _, ann in also]))
-    ref = rows[0][1][0][0]
-    from mmceph.formats.coco import reference_of
-    ds = base_cfg.test_dataloader.dataset
-    with open(os.path.join(ds.data_root, ds.ann_file)) as f:
-        reference = reference_of(json.load(f)) or 'not recorded'
-    print(f'\n{args.checkpoint} on {ds.ann_file} (reference annotation: {reference})')
+    rows = [(name, scores_against(cfg, checkpoint, also)) for name, cfg, checkpoint in runs]
+    reference, (ref, _) = next(iter(rows[0][1].items()))
+    print(f'\n{args.checkpoint} on {base_cfg.test_dataloader.dataset.ann_file} '
+          f'(reference annotation: {reference})')
     head = [f'decoder | test MRE (mm, {reference}) | SDR 2 mm | SDR 2.5 mm | '
             f'vs {codec["type"]}'] + [f'MRE (mm, {n}) | SDR 2 mm ({n})' for n, _ in also]
     print('| ' + ' | '.join(head) + ' |')
     print('|' + '---|' * (5 + 2 * len(also)))
     for name, scores in rows:
-        (mre, sdr), others = scores[0], scores[1:]
+        (mre, sdr), *others = scores.values()
         cells = [name, f'{mre:.3f}', f'{100 * sdr[0]:.1f} %', f'{100 * sdr[1]:.1f} %',
                  f'{100 * (mre / ref - 1):+.1f} %']
         for other_mre, other_sdr in others:

@@ -112,11 +112,7 @@ def measure(name, config, work_dir, args):
         patches = model.refine_steps * model.views_per_landmark * model.refined_landmarks
         flops += patches * sum(gflops(r, r.head.decoder.input_size) for r in model.refiners)
 
-    metrics, dump = test_predictions(cfg, checkpoint)
-    scores = {dump.get('reference') or 'as annotated': (
-        metrics['MRE'], [metrics[f'SDR_{r:.1f}mm'] for r in RADII])}
-    for ref_name, ann in args.also_against:
-        scores[ref_name] = rescore(dump, ann)
+    scores = scores_against(cfg, checkpoint, args.also_against)
 
     # the model's own cost: without the quality gate's two re-oriented passes
     predictor = LandmarkPredictor(config, checkpoint, check_orientation=False)
@@ -157,6 +153,18 @@ def test_predictions(cfg, checkpoint):
     metrics = Runner.from_cfg(cfg).test()
     with open(osp.join(cfg.work_dir, 'test.predictions.json')) as f:
         return metrics, json.load(f)
+
+
+def scores_against(cfg, checkpoint, also_against=()):
+    """{reference: (MRE, [SDR at RADII])} of ``checkpoint`` on cfg's test split: first
+    against the split's own annotation (named as the metric records it), then the same
+    predictions against each (NAME, ANN.json) of ``also_against``."""
+    metrics, dump = test_predictions(cfg, checkpoint)
+    scores = {dump.get('reference') or 'as annotated': (
+        metrics['MRE'], [metrics[f'SDR_{r:.1f}mm'] for r in RADII])}
+    for name, ann in also_against:
+        scores[name] = rescore(dump, ann)
+    return scores
 
 
 def rescore(dump, ann_file):

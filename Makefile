@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install demo test
+.PHONY: install demo test isbi-model
 install:
 	bash tools/install.sh
 
@@ -16,3 +16,10 @@ demo: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# One step to a real model: ISBI 2015 download -> trained, tested (senior/junior/mean) and
+# exported recommended recipe (about 90 min on 2 cores). Usage: make isbi-model ISBI=/path
+ISBI ?=
+isbi-model: install
+	@test -n "$(ISBI)" || { echo "usage: make isbi-model ISBI=/path/to/ISBI2015" >&2; exit 2; }
+	bash tools/isbi_model.sh "$(ISBI)"

@@ -59,3 +59,20 @@ def test_only_numbers_are_spacings(value):
 def test_strings_parse_only_when_numeric():
     assert parse_spacing_mm(' 0.125 ') == 0.125 and parse_spacing_mm(0.096) == 0.096
     assert parse_spacing_mm('0.1 mm') is None and parse_spacing_mm('') is None
+
+
+def test_infer_pixel_spacing_option_takes_what_the_converters_write(tmp_path, capsys):
+    """What converts (e.g. a CL-Detection scale of "5") is what infer.py accepts."""
+    import importlib.util
+    import os.path as osp
+    tool = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools', 'infer.py')
+    spec = importlib.util.spec_from_file_location('infer_tool', tool)
+    infer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(infer)
+    base = ['x.png', 'cfg.py', 'ckpt.pth', '--out-dir', str(tmp_path), '--pixel-spacing']
+    assert infer.parse_args(base + ['5']).pixel_spacing == (5.0, 5.0)
+    assert infer.parse_args(base + ['0.01', '0.02']).pixel_spacing == (0.01, 0.02)
+    for value in ('5.01', '0.0099', '20'):
+        with pytest.raises(SystemExit):
+            infer.parse_args(base + [value])
+        assert 'between 0.01 and 5' in capsys.readouterr().err

@@ -11,7 +11,8 @@ import sys
 from .errors import ConversionError
 
 # Each module defines add_parser(subparsers), whose parser sets func=run(args).
-FORMATS = ['synthetic', 'isbi2015', 'webceph2k', 'photo_pickle', 'cldetection2023', 'aariz']
+FORMATS = ['synthetic', 'isbi2015', 'webceph2k', 'photo_pickle', 'cldetection2023', 'aariz',
+           'cldetection2023_submission']
 
 
 def build_parser():

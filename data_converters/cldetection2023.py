@@ -7,25 +7,40 @@ hold a non-zero pixel, as the challenge's own baseline does), and each image is 
 OUT/images/<z, 3 digits>.png (8-bit; one grey channel when the three are equal). The stack
 is read one slice at a time with SimpleITK, so 400 slices never sit in memory together.
 
-Labels (train-gt.json): {"points": [{"name": "1".."38", "point": [x, y, z], "scale": s}]}.
-x, y are pixels of slice z; "scale" is that image's spacing in mm/px (it repeats on every
-point: points of one image that disagree are refused, not averaged). A landmark without a
-point is written as missing (v=0). Refused as well, naming the file: a label for a slice
-the stack does not have, a slice without any label, an unknown landmark name, two points
-with one name in one image, a point outside its image once the padding is cut off.
+Labels (train-gt.json), as released: {"points": [{"name": 1, "point": [x, y, z],
+"scale": "0.1"}, ...]}: "name" is the landmark number 1..38 (an integer; the string "1"
+is read too), "scale" the image's spacing in mm/px as a JSON string ("0.1", "0.125",
+"0.096"; a number is read too). x, y are pixels of slice z. The scale repeats on every
+point: points of one image that disagree are refused, not averaged. Every released image
+has all 38 points, so an image with fewer is refused, naming it and every landmark it
+lacks (a damaged or edited file); --allow-missing converts it with those points missing
+(v=0). Refused as well, naming the file: a scale that is not a number of mm/px in
+mmceph's plausible range (mmceph.formats.spacing), a label for a slice the stack does not
+have, a slice without any label, an unknown landmark name, two points with one name in
+one image, a point outside its image once the padding is cut off.
 
-Splits: the release has one pool of 400 labelled images. By default a seeded random split
-(--seed, --val-fraction, --test-fraction; default 300/50/50, the proportions of the
-official MMPose baseline, though not its exact draw) or --split-file, a JSON
-{"train": [z, ...], "val": [...], "test": [...]} naming every labelled slice once.
+Splits: the release has one pool of 400 labelled images.
+  --split baseline2023  the official baselines' split, reproduced exactly: Python's
+                        random.seed(2023), then random.shuffle of the list of image ids
+                        [1, 2, ..., 400] (the 1-based slice numbers); the first 300 are
+                        train, the next 50 val, the last 50 test (first rows 104, 99,
+                        278). Their published numbers (MRE 2.199 mm) are only comparable
+                        on this split; it is recorded in every JSON's info.split.
+  (default) seeded      a numpy-seeded random split (--seed, --val-fraction,
+                        --test-fraction; default 300/50/50, the baselines' proportions
+                        but NOT their draw: only about 15 of its 50 val images are theirs).
+  --split-file F        a JSON {"train": [z, ...], "val": [...], "test": [...]} naming
+                        every labelled slice once.
 Writes OUT/annotations/{train,val,test}.json with file_name relative to OUT, and the ROI
-prior from the training split.
+prior from the training split. For a submission in the challenge's format from a test
+run, see `python -m data_converters cldetection2023-submission --help`.
 """
 import argparse
 import json
 import math
 import os
 import os.path as osp
+import random
 import shutil
 import tempfile
 from collections import defaultdict
@@ -34,14 +49,40 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from mmceph.formats.spacing import SPACING_RANGE_MM, parse_spacing_mm
+
 from .coco import ImageRecord
 from .errors import ConversionError, read_utf8_text
-from .landmarks import load, names_and_skeleton
+from .landmarks import load, names_and_skeleton, refuse_shortfall
 from .output import add_output_args, swap_in_folder, write_dataset
 from .splits import seed_arg, seeded_split
 
 DEFAULT_VAL, DEFAULT_TEST, DEFAULT_SEED = 0.125, 0.125, 2023
 SPLITS = ('train', 'val', 'test')
+BASELINE_IMAGES, BASELINE_SEED, BASELINE_SIZES = 400, 2023, (300, 50, 50)
+BASELINE_PROVENANCE = ('baseline2023: the official baselines\' split (Python random.seed(2023), '
+                       'random.shuffle of the image ids 1..400; first 300 train, next 50 val, '
+                       'last 50 test)')
+
+
+def baseline_split():
+    """``{z: split}`` of the official baselines: Python's Mersenne Twister seeded with 2023
+    shuffles the list [1, ..., 400] of image ids (= 1-based slices); 300/50/50 in order."""
+    ids = list(range(1, BASELINE_IMAGES + 1))
+    random.Random(BASELINE_SEED).shuffle(ids)      # = random.seed(2023); random.shuffle(ids)
+    n_train, n_val, _ = BASELINE_SIZES
+    return {z: 'train' if i < n_train else 'val' if i < n_train + n_val else 'test'
+            for i, z in enumerate(ids)}
+
+
+def landmark_number(name, count):
+    """The 1-based landmark number of a label's "name": an integer 1..count, or the same
+    number written as a string; None for anything else."""
+    if isinstance(name, str) and name.strip().isdigit():
+        name = int(name.strip())
+    if isinstance(name, bool) or not isinstance(name, int) or not 1 <= name <= count:
+        return None
+    return name
 
 
 def _finite(value):
@@ -58,16 +99,18 @@ def read_labels(path, label_names):
     points = doc.get('points') if isinstance(doc, dict) else None
     if not isinstance(points, list):
         raise ConversionError(path, 'expected {"points": [...]} at the top level')
-    index = {n: k for k, n in enumerate(label_names)}
-    images = defaultdict(lambda: [np.full((len(label_names), 2), np.nan), {}])
+    count = len(label_names)
+    images = defaultdict(lambda: [np.full((count, 2), np.nan), {}])
     for i, p in enumerate(points):
         where = f'points[{i}]'
         if not isinstance(p, dict):
             raise ConversionError(path, f'{where}: expected an object, got {type(p).__name__}')
-        name, point, scale = str(p.get('name', '')).strip(), p.get('point'), p.get('scale')
-        if name not in index:
+        number, point, scale = landmark_number(p.get('name'), count), p.get('point'), \
+            p.get('scale')
+        if number is None:
             raise ConversionError(path, f'{where}: unknown landmark name {p.get("name")!r} '
-                                  f'(expected "1".."{len(label_names)}")')
+                                  f'(expected 1..{count})')
+        name = label_names[number - 1]
         if not (isinstance(point, list) and len(point) == 3 and all(map(_finite, point))):
             raise ConversionError(path, f'{where} (landmark {name}): "point" must be [x, y, z] '
                                   f'finite numbers, got {point!r}')
@@ -75,16 +118,19 @@ def read_labels(path, label_names):
         if z != int(z) or z < 1:
             raise ConversionError(path, f'{where} (landmark {name}): z must be the 1-based '
                                   f'slice number, got {z!r}')
-        if not (_finite(scale) and scale > 0):
-            raise ConversionError(path, f'{where} (landmark {name}): "scale" must be a spacing '
-                                  f'in mm/px > 0, got {scale!r}')
+        spacing = parse_spacing_mm(scale)
+        if spacing is None:
+            lo, hi = SPACING_RANGE_MM
+            raise ConversionError(path, f'{where} (landmark {name}): "scale" must be the '
+                                  f'spacing in mm/px, a number or numeric string between '
+                                  f'{lo:g} and {hi:g}, got {scale!r}')
         kpts, scales = images[int(z)]
-        k = index[name]
+        k = number - 1
         if not np.isnan(kpts[k, 0]):
             raise ConversionError(path, f'{where}: landmark {name} of image {int(z)} is given '
                                   'twice')
         kpts[k] = point[:2]
-        scales.setdefault(float(scale), []).append(name)
+        scales.setdefault(spacing, []).append(name)
     labels = {}
     for z, (kpts, scales) in sorted(images.items()):
         if len(scales) > 1:
@@ -176,15 +222,29 @@ def read_split_file(path, slices):
 
 
 def assign_splits(args, slices):
+    """``({z: split}, provenance text)`` from --split / --split-file / the seeded split."""
+    seeded_options = (args.val_fraction, args.test_fraction, args.seed)
+    if args.split == 'baseline2023':
+        if args.split_file or any(v is not None for v in seeded_options):
+            raise ValueError('--split baseline2023 defines the splits; leave out --split-file, '
+                             '--val-fraction, --test-fraction and --seed')
+        if list(slices) != list(range(1, BASELINE_IMAGES + 1)):
+            raise ConversionError(args.labels, f'--split baseline2023 needs the '
+                                  f'{BASELINE_IMAGES} released training images (slices '
+                                  f'1..{BASELINE_IMAGES}); these labels have {len(slices)} '
+                                  f'(slices {slices[0]}..{slices[-1]})')
+        return baseline_split(), BASELINE_PROVENANCE
     if args.split_file:
-        if any(v is not None for v in (args.val_fraction, args.test_fraction, args.seed)):
+        if any(v is not None for v in seeded_options):
             raise ValueError('--split-file defines the splits; leave out --val-fraction, '
                              '--test-fraction and --seed')
-        return read_split_file(args.split_file, slices)
+        return read_split_file(args.split_file, slices), f'split file {args.split_file}'
+    seed = DEFAULT_SEED if args.seed is None else args.seed
     names = seeded_split(len(slices), DEFAULT_VAL if args.val_fraction is None
                          else args.val_fraction, DEFAULT_TEST if args.test_fraction is None
-                         else args.test_fraction, DEFAULT_SEED if args.seed is None else args.seed)
-    return dict(zip(slices, names))
+                         else args.test_fraction, seed)
+    return dict(zip(slices, names)), (f'seeded (numpy, seed {seed}); not the official '
+                                      'baselines\' split (--split baseline2023)')
 
 
 def convert(stack, labels, labels_path, image_dir, split_of, names):
@@ -213,7 +273,8 @@ def convert(stack, labels, labels_path, image_dir, split_of, names):
 
 
 def run(args):
-    label_names = load('cldetection2023').LABEL_NAMES
+    meta = load('cldetection2023')
+    label_names = meta.LABEL_NAMES
     labels = read_labels(args.labels, label_names)
     stack = Stack(args.stack)
     beyond = [z for z in labels if z > stack.count]
@@ -225,7 +286,15 @@ def run(args):
         raise ConversionError(args.labels, f'no labels for slice(s) '
                               f'{", ".join(map(str, unlabelled[:5]))} of the stack {args.stack} '
                               '(a slice without landmarks cannot be trained or scored)')
-    split_of = assign_splits(args, sorted(labels))
+    if not args.allow_missing:
+        short = []
+        for z, (points, _) in sorted(labels.items()):
+            lacking = np.flatnonzero(np.isnan(points[:, 0]))
+            if len(lacking):
+                short.append((args.labels, f'image {z}', [
+                    f'{label_names[k]} ({meta.KEYPOINTS[k]})' for k in lacking]))
+        refuse_shortfall(short, len(label_names), 'CL-Detection 2023')
+    split_of, provenance = assign_splits(args, sorted(labels))
     names, skeleton = names_and_skeleton('cldetection2023')
     os.makedirs(args.out, exist_ok=True)
     stage = tempfile.mkdtemp(prefix='.images-new-', dir=args.out)
@@ -233,7 +302,8 @@ def run(args):
         splits = convert(stack, labels, args.labels, stage, split_of, label_names)
         summary = write_dataset(splits, args.out, names, skeleton, args.roi, args.roi_margin,
                                 'cldetection2023', origins={s: args.labels for s in SPLITS},
-                                margin_px=args.roi_margin_px)
+                                margin_px=args.roi_margin_px, notes=[f'split: {provenance}'],
+                                info=dict(split=provenance))
         swap_in_folder(stage, osp.join(args.out, 'images'))
     finally:
         shutil.rmtree(stage, ignore_errors=True)
@@ -246,9 +316,16 @@ def add_parser(sub):
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--stack', required=True, help='the ITK image stack (train_stack.mha)')
     p.add_argument('--labels', required=True, help='the landmark labels (train-gt.json)')
+    p.add_argument('--split', choices=['seeded', 'baseline2023'], default='seeded',
+                   help='baseline2023: the official baselines\' 300/50/50 split, exactly '
+                        '(their 2.199 mm MRE is only comparable on it); seeded (default): a '
+                        'numpy-seeded random split (see --seed and the fractions)')
     p.add_argument('--split-file', default=None,
                    help='JSON {"train": [z...], "val": [...], "test": [...]} (1-based slices) '
                         'instead of the seeded split')
+    p.add_argument('--allow-missing', action='store_true',
+                   help='convert images that lack some of the 38 landmarks (written as '
+                        'missing) instead of refusing them: the release labels every point')
     p.add_argument('--val-fraction', type=float, default=None,
                    help=f'seeded split: fraction of images for val (default: {DEFAULT_VAL})')
     p.add_argument('--test-fraction', type=float, default=None,

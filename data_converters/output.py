@@ -105,13 +105,14 @@ def _input_error(origins, split, message):
 
 
 def write_dataset(splits, out, names, skeleton, roi_mode='prior', margin=0.05, source='',
-                  origins=None, reference='released', margin_px=10, notes=()):
+                  origins=None, reference='released', margin_px=10, notes=(), info=None):
     """Write every split's JSON (and the ROI file); print and return a summary dict.
 
     ``origins`` (``{split: input file or folder}``) lets errors about the data as a whole
     (no image at all, no training image, no labelled training landmark) name the input.
     ``reference`` (whose annotation: senior, junior, mean, released) goes into every JSON
-    and the summary; ``notes`` are extra summary lines (e.g. points dropped).
+    and the summary; ``notes`` are extra summary lines (e.g. points dropped); ``info``
+    extra provenance fields for every JSON's ``info`` (e.g. how the split was drawn).
     """
     splits = {s: r for s, r in splits.items() if r}
     if not splits:
@@ -136,6 +137,7 @@ def write_dataset(splits, out, names, skeleton, roi_mode='prior', margin=0.05, s
             apply_roi(records, roi)
         docs[split] = to_coco(records, names, skeleton, description=f'mmceph {source} {split}',
                               reference=reference)
+        docs[split]['info'].update(info or {})
     replace_annotations(docs, out)
     n_train = len(splits.get(TRAIN_SPLIT, ()))
     roi_files = {'prior': osp.join(out, 'roi_prior.json'),

@@ -42,6 +42,8 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from mmceph.formats.spacing import spacing_problem
+
 from .coco import ImageRecord
 from .errors import ConversionError
 from .images import add_dedupe_arg, warn_duplicates
@@ -188,7 +190,12 @@ def ruler_spacing(rows, row, cols, ruler, width, height, where):
         raise ConversionError(where, 'the ruler\'s two points coincide (length 0 px)')
     ruler_mm, photo_size = ruler
     per_photo_px = ruler_mm / length_px
-    return (per_photo_px * photo_size / width, per_photo_px * photo_size / height)
+    spacing = (per_photo_px * photo_size / width, per_photo_px * photo_size / height)
+    problem = spacing_problem(spacing[0]) or spacing_problem(spacing[1])
+    if problem:
+        raise ConversionError(where, f'the ruler ({length_px:g} px for {ruler_mm:g} mm) gives '
+                              f'an implausible pixel spacing: {problem}')
+    return spacing
 
 
 def convert(df, path, cols, image_dir, keypoints, depth, row_splits, ruler=None):

@@ -7,6 +7,7 @@ sella's centre, polygon corners, incisor tips...), so a model can learn them. An
 between images through a global pose (scale, rotation, shift), maxillary and mandibular
 protrusion and vertical facial height modes, and small per-landmark jitter.
 """
+import argparse
 import os
 import os.path as osp
 import shutil
@@ -15,6 +16,8 @@ import tempfile
 import cv2
 import numpy as np
 from tqdm import tqdm
+
+from mmceph.formats.spacing import SPACING_RANGE_MM, check_spacing_mm
 
 from .coco import ImageRecord
 from .landmarks import names_and_skeleton
@@ -138,6 +141,16 @@ def run(args):
     write_dataset(splits, args.out, names, skeleton, args.roi, args.roi_margin, 'synthetic')
 
 
+def spacing_arg(text):
+    """argparse type of --spacing: mmceph's plausible range, as every reader checks it."""
+    try:
+        return check_spacing_mm(float(text), '--spacing')
+    except ValueError:
+        lo, hi = SPACING_RANGE_MM
+        raise argparse.ArgumentTypeError(f'expected mm per pixel between {lo:g} and {hi:g}, '
+                                         f'got {text!r}') from None
+
+
 def add_parser(sub):
     p = sub.add_parser('synthetic', help='generate a small synthetic cephalogram dataset',
                        description=__doc__)
@@ -150,6 +163,6 @@ def add_parser(sub):
                    help='image height in px (default: %(default)s)')
     p.add_argument('--seed', type=int, default=0,
                    help='random seed; same seed, same data (default: %(default)s)')
-    p.add_argument('--spacing', type=float, default=0.1,
+    p.add_argument('--spacing', type=spacing_arg, default=0.1,
                    help='pixel spacing in mm (default: %(default)s)')
     p.set_defaults(func=run)

@@ -35,13 +35,14 @@ import re
 import numpy as np
 from tqdm import tqdm
 
+from mmceph.formats.spacing import spacing_problem
+
 from .coco import ImageRecord
 from .errors import ConversionError, read_utf8_text
 from .images import add_dedupe_arg, find_image, image_size, warn_duplicates
 from .landmarks import load, names_and_skeleton
 from .output import add_output_args, write_dataset
 
-MAX_SPACING_MM = 100     # mm per pixel; radiographs have ~0.1, anything near this is a typo
 SPLIT_PATTERNS = {'train': r'train.*\.csv', 'valid': r'val.*\.csv', 'test': r'test.*\.csv'}
 
 
@@ -123,9 +124,10 @@ def read_csv(path, csv_names, image_root):
                                   line=line)
         cell = {col: row[i].strip() for col, i in index.items()}
         spacing = _number(cell['PIXELS'], path, line, 'pixels')
-        if not 0 < spacing < MAX_SPACING_MM:
-            raise ConversionError(path, f'pixel spacing must be > 0 and < {MAX_SPACING_MM:g} '
-                                  f'mm per pixel, got {spacing:g}', line=line)
+        problem = spacing_problem(spacing)
+        if problem:
+            raise ConversionError(path, f'column pixels (the pixel spacing): {problem}',
+                                  line=line)
         points = np.full((len(csv_names), 2), np.nan)
         for k, name in enumerate(csv_names):
             visible = _number(cell[f'{name}_V'], path, line, f'{name}_v')

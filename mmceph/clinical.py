@@ -25,7 +25,12 @@ against those files:
   practically impossible anyway. 0 < MW < 2 falls in "otherwise" (class 3), which the
   files confirm (45 such images, all labelled 3). No file has MW == 0.
 """
+from typing import List, Optional, Sequence
+
 import numpy as np
+
+from .formats.spacing import SPACING_RANGE_MM
+from .metainfo.isbi2015 import KEYPOINTS as ISBI_KEYPOINTS
 
 MEASUREMENTS = ('ANB', 'SNB', 'SNA', 'ODI', 'APDI', 'FHI', 'FMA', 'MW')
 NUM_LANDMARKS = 19
@@ -89,6 +94,28 @@ MEANINGS = {
 }
 
 
+# ------------------------------------------------------- which landmark sets they apply to
+def isbi_indices(names: Sequence[str]) -> Optional[List[int]]:
+    """Where the 19 ISBI landmarks are in a landmark set (in ISBI's order), or None.
+
+    The one decision of whether the measurements apply, made by landmark NAMES, never by
+    count: ISBI 2015 itself and supersets such as CL-Detection 2023 (whose first 19 are
+    ISBI's) qualify; the lateral photographs' 19 facial points (a different anatomy with
+    some shared names) and sets that lack any of the 19 (Aariz, WebCeph2k) do not, even
+    with a pixel spacing. The metric, ``ceph_report``, the predictors and the ONNX runtime
+    all ask this function.
+    """
+    index = {n: i for i, n in enumerate(names)}
+    if not all(n in index for n in ISBI_KEYPOINTS):
+        return None
+    return [index[n] for n in ISBI_KEYPOINTS]
+
+
+def applicable_measurements(names: Sequence[str]) -> tuple:
+    """The measurements (of :data:`MEASUREMENTS`) that apply to this landmark set: all of
+    them when it holds the 19 ISBI landmarks by name (:func:`isbi_indices`), else none."""
+    return MEASUREMENTS if isbi_indices(names) is not None else ()
+
 def _check_landmarks(landmarks):
     p = np.asarray(landmarks, dtype=float)
     if p.ndim not in (2, 3) or p.shape[-2:] != (NUM_LANDMARKS, 2):
@@ -102,8 +129,10 @@ def _check_landmarks(landmarks):
 def _check_spacing(pixel_spacing, p):
     """Scalar, (sx, sy), or per image (N,) / (N, 2) for a batch; broadcastable to p."""
     s = np.asarray(pixel_spacing, dtype=float)
-    if not (np.isfinite(s).all() and (s > 0).all()):
-        raise ValueError(f'pixel_spacing must be finite and > 0, got {pixel_spacing!r}')
+    lo, hi = SPACING_RANGE_MM
+    if not (np.isfinite(s).all() and (s >= lo).all() and (s <= hi).all()):
+        raise ValueError(f'pixel_spacing must be mm per pixel between {lo:g} and {hi:g}, '
+                         f'got {pixel_spacing!r}')
     if s.ndim == 0 or s.shape == (2,):
         return s
     if p.ndim == 3 and s.shape in ((len(p),), (len(p), 2)):

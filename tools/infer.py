@@ -3,10 +3,11 @@
 For each input image NAME.EXT it writes, into --out-dir (keeping the sub-folders of the
 input folder with --recursive):
   NAME.EXT.landmarks.json  landmarks in pixels and mm with a confidence (0..1) and flags
-                           each; the image's quality status; for 19-landmark ISBI models
-                           the 8 clinical measurements (only for images that pass the
-                           quality gate); the spacing and where it came from; the
-                           coordinate frame (EXIF orientation) and the frame used.
+                           each; the image's quality status; for models with the 19
+                           ISBI landmarks by name the 8 clinical measurements (only for
+                           images that pass the quality gate); the spacing and where it
+                           came from; the coordinate frame (EXIF orientation) and the
+                           frame used.
   NAME.EXT.overlay.png     the image with the landmarks (orange: flagged) (not with
                            --no-overlay)
 and for a folder mmceph_landmarks.csv / mmceph_measurements.csv (only images that

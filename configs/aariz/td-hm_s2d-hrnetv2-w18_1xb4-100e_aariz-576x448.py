@@ -2,10 +2,11 @@
 # Aariz's data.
 #
 # Data: python -m data_converters aariz --root /path/to/Aariz --out data/aariz \
-#           --machine-csv cephalogram_machine_mappings.csv [--annotator senior|junior|mean]
+#           [--annotator senior|junior|mean]
 #       ln -s /path/to/Aariz data/aariz/raw      (file_name is relative to the root)
-# Without --machine-csv no image has a spacing and the metric reports pixels (MRE_px):
-# save_best must then be 'MRE_px'. The reference annotation is recorded in the JSON and
+# The spacing comes from the archive's root cephalogram_machine_mappings.csv (or
+# --machine-csv). Without either no image has a spacing and the metric reports pixels
+# (MRE_px): save_best must then be 'MRE_px'. The reference annotation is recorded in the JSON and
 # logged by the metric.
 # Selection: by MRE on Valid; test with Test.
 _base_ = ['../isbi2015/td-hm_s2d-hrnetv2-w18_1xb4-100e_isbi2015-576x448.py']

@@ -32,14 +32,14 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
-# mm per pixel accepted from a file or from the command line: radiographs have ~0.1,
-# photographs up to ~1; anything outside this range is a typo or a broken header.
-SPACING_RANGE_MM = (1e-3, 10.0)
 DEFAULT_MAX_PIXELS = 64_000_000     # a 43x43 cm detector at 0.05 mm/px is 74 MP
 WINDOW_PERCENTILES = (0.5, 99.5)    # floating-point images only
 STANDARD_DEPTHS = (8, 10, 12, 14, 16)
-# absolute import, so this module stays loadable by path
+# absolute imports, so this module stays loadable by path. SPACING_RANGE_MM: the mm per
+# pixel accepted from a file or the command line, the one range the converters and the
+# schema use too (mmceph.formats.spacing says why it is what it is).
 from mmceph.formats.images import READABLE_EXTENSIONS  # noqa: E402,F401
+from mmceph.formats.spacing import SPACING_RANGE_MM  # noqa: E402
 
 
 class ImageReadError(ValueError):

@@ -13,9 +13,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..clinical import MEASUREMENT_LANDMARKS, MEASUREMENT_LINES, UNITS, analyse
+from ..clinical import MEASUREMENT_LANDMARKS, MEASUREMENT_LINES, UNITS, analyse, isbi_indices
 from ..formats.roi_prior import to_pixels_xyxy
-from ..metainfo.isbi2015 import KEYPOINTS as ISBI_KEYPOINTS
 from .image_io import DEFAULT_MAX_PIXELS, ImageReadError, read_image, to_uint8_bgr
 from .quality import ORIENTATIONS, assess, check_image
 
@@ -31,14 +30,18 @@ class PredictorBase:
 
     @property
     def is_isbi(self):
-        return list(self.names) == ISBI_KEYPOINTS
+        """Whether the ISBI measurements apply (``mmceph.clinical.isbi_indices``)."""
+        return isbi_indices(self.names) is not None
 
     @property
     def measurement_lines(self):
-        """Landmark index pairs behind the clinical measurements (ISBI models only)."""
-        if not self.is_isbi:
+        """Landmark index pairs (into ``names``) behind the clinical measurements, for
+        landmark sets they apply to."""
+        isbi = isbi_indices(self.names)
+        if isbi is None:
             return []
-        return sorted({pair for pairs in MEASUREMENT_LINES.values() for pair in pairs})
+        return sorted({(isbi[a], isbi[b]) for pairs in MEASUREMENT_LINES.values()
+                       for a, b in pairs})
 
     def roi_bbox(self, width, height):
         """The crop of an image of this size: the ROI prior, or the whole image."""
@@ -108,8 +111,10 @@ def _finite(value, digits):
 
 
 def describe_landmarks(names, kpts, scores, spacing=None, flags=None, clinical=True):
-    """Landmarks (px, mm, confidence, flags) and, for the 19 ISBI landmarks with a known
-    spacing, the 8 clinical measurements with class and meaning, as strict-JSON dicts.
+    """Landmarks (px, mm, confidence, flags) and, for landmark sets that hold the 19 ISBI
+    landmarks by name (``mmceph.clinical.isbi_indices``: ISBI, CL-Detection; never the
+    photographs) with a known spacing, the 8 clinical measurements with class and meaning,
+    as strict-JSON dicts.
 
     ``flags`` (per landmark, from the quality gate): a measurement that uses a flagged
     landmark is withheld (listed in ``measurements_withheld``); ``clinical=False`` (a
@@ -123,21 +128,22 @@ def describe_landmarks(names, kpts, scores, spacing=None, flags=None, clinical=T
         if spacing is not None:
             item.update(x_mm=_finite(x * spacing[0], 3), y_mm=_finite(y * spacing[1], 3))
         out['landmarks'].append(item)
-    if list(names) != ISBI_KEYPOINTS or spacing is None:
+    isbi = isbi_indices(names)
+    if isbi is None or spacing is None:
         return out
     if not clinical:
         out['measurements_error'] = 'measurements not given: the image did not pass the ' \
                                     'quality gate (see status_reasons)'
         return out
     try:
-        analysis = analyse(np.asarray(kpts, float), spacing)
+        analysis = analyse(np.asarray(kpts, float)[isbi], spacing)
     except ValueError as err:    # e.g. two predicted landmarks coincide
         out['measurements_error'] = f'measurements not computed: {err}'
         return out
     flagged = {i for i, f in enumerate(flags) if f}
     out['measurements'], withheld = {}, {}
     for name, m in analysis.items():
-        bad = sorted(flagged & set(MEASUREMENT_LANDMARKS[name]))
+        bad = sorted(flagged & {isbi[k] for k in MEASUREMENT_LANDMARKS[name]})
         if bad:
             withheld[name] = 'uses flagged landmark(s) ' + ', '.join(names[i] for i in bad)
             continue

@@ -10,8 +10,8 @@ missing landmark is ``[0, 0, 0]`` (v=0), a labelled one has v=2. What is checked
   given, one per keypoint of the dataset);
 - ``images[i]``: a unique integer ``id``, a non-empty string ``file_name``, positive
   integer ``width`` and ``height``, and ``pixel_spacing`` absent, ``null`` or
-  ``[sx, sy]`` in mm (finite numbers > 0), ``reference`` (whose annotation: ``senior``,
-  ``junior``, ``mean``, ``released``) absent or a string;
+  ``[sx, sy]`` in mm (each within :data:`.spacing.SPACING_RANGE_MM`), ``reference``
+  (whose annotation: ``senior``, ``junior``, ``mean``, ``released``) absent or a string;
 - ``info.reference``, when ``info`` is there: absent or a string;
 - ``annotations[j]``: a unique integer ``id``, an integer ``image_id`` of an image of the
   file, ``category_id`` the category's id, ``keypoints`` ``3 * K`` finite numbers
@@ -27,6 +27,7 @@ file once, checks it, and the datasets index that same dict.
 from typing import Optional, Sequence
 
 from .json_checks import Checker, CocoFormatError, describe, read_json
+from .spacing import spacing_problem
 
 __all__ = ['CocoFormatError', 'CATEGORY_ID', 'coco_category', 'coco_image', 'coco_annotation',
            'coco_document', 'validate_coco', 'load_coco_json', 'reference_of']
@@ -130,6 +131,9 @@ def validate_coco(doc: dict, path: str, num_keypoints: int) -> dict:
                        f'{len(spacing)} values')
             for k, v in enumerate(spacing):
                 c.number(v, f'{where}.pixel_spacing[{k}]', positive=True)
+                problem = spacing_problem(v)
+                if problem:
+                    c.fail(f'{where}.pixel_spacing[{k}]', problem)
         c.optional_string(img, 'reference', where)
 
     ann_ids = set()

@@ -34,3 +34,39 @@ def test_degenerate_prediction_reports_instead_of_crashing():
     kpts[7] = kpts[9]                      # menton on gonion: the Me-Go line is undefined
     out = describe_landmarks(KEYPOINTS, kpts, np.ones(19), (0.1, 0.1))
     assert 'measurements' not in out and 'coincide' in out['measurements_error']
+
+
+def test_measurements_apply_by_names_not_by_count():
+    """The photographs' 19 facial points with a spacing: no ISBI measurement, no overlay
+    lines. CL-Detection's 38 (ISBI's 19 first): the measurements of those 19, and a flag
+    withholds exactly the measurements that use the flagged landmark."""
+    from mmceph.apis.predictor_base import PredictorBase
+    from mmceph.clinical import MEASUREMENT_LINES
+    from mmceph.metainfo.cldetection2023 import KEYPOINTS as CL
+    from mmceph.metainfo.lateral_photo import KEYPOINTS as PHOTO
+    kpts = MEAN_SHAPE * [1935, 2400]
+    photo = describe_landmarks(PHOTO, kpts, np.ones(19), (0.5, 0.5))
+    assert 'x_mm' in photo['landmarks'][0]
+    assert not {'measurements', 'measurements_error', 'measurement_units'} & set(photo)
+
+    rng = np.random.default_rng(0)
+    kpts38 = np.concatenate([kpts, rng.uniform(100, 1800, (19, 2))])
+    flags = [[] for _ in CL]
+    flags[30] = ['low confidence']                       # not an ISBI landmark
+    out = describe_landmarks(CL, kpts38, np.ones(38), (0.1, 0.1), flags)
+    expected = analyse(kpts, (0.1, 0.1))
+    assert set(out['measurements']) == set(expected) and 'measurements_withheld' not in out
+    assert out['measurements']['ANB']['value'] == pytest.approx(expected['ANB']['value'],
+                                                                abs=1e-3)
+    flags[4] = ['low confidence']                        # subspinale (A): SNA, ANB, ODI, APDI
+    out = describe_landmarks(CL, kpts38, np.ones(38), (0.1, 0.1), flags)
+    assert set(out['measurements_withheld']) == {'SNA', 'ANB', 'ODI', 'APDI'}
+
+    class Named(PredictorBase):
+        def __init__(self, names):
+            self.names = names
+    assert Named(list(PHOTO)).measurement_lines == [] and not Named(list(PHOTO)).is_isbi
+    isbi_lines = sorted({p for pairs in MEASUREMENT_LINES.values() for p in pairs})
+    assert Named(list(CL)).measurement_lines == isbi_lines
+    shuffled = list(CL[19:]) + list(CL[:19])             # ISBI's 19 last: indices follow
+    assert Named(shuffled).measurement_lines == sorted((a + 19, b + 19) for a, b in isbi_lines)

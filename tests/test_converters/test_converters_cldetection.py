@@ -1,5 +1,6 @@
 """CL-Detection 2023 converter on a real .mha stack written by SimpleITK (several slice
-sizes and spacings, zero padding as released) and labels in the challenge's format."""
+sizes and spacings, zero padding as released) and labels written as the release writes
+them (FORMATS.md: "name" an integer 1..38, "scale" a JSON string such as "0.1")."""
 import json
 import os
 import os.path as osp
@@ -16,8 +17,11 @@ SIZES = [(48, 40), (60, 36), (40, 50), (52, 44), (44, 38), (56, 48), (50, 42), (
 SPACINGS = [0.1, 0.125, 0.096, 0.1, 0.125, 0.096, 0.1, 0.125]
 
 
-def make_stack(root, seed=0, sizes=SIZES, spacings=SPACINGS, grey_slices=(1,)):
-    """Write train_stack.mha and train-gt.json; return {z: (image, points, spacing)}."""
+def make_stack(root, seed=0, sizes=SIZES, spacings=SPACINGS, grey_slices=(1,), name=int,
+               scale=str):
+    """Write train_stack.mha and train-gt.json; return {z: (image, points, spacing)}.
+    ``name``/``scale`` write each point's "name" (from 1..38) and "scale": as released,
+    ``int`` and ``str``."""
     rng = np.random.default_rng(seed)
     stack = np.zeros((len(sizes), PAD_H, PAD_W, 3), np.uint8)
     truth, points = {}, []
@@ -29,7 +33,7 @@ def make_stack(root, seed=0, sizes=SIZES, spacings=SPACINGS, grey_slices=(1,)):
         stack[i, :h, :w] = img
         pts = rng.uniform(1, min(w, h) - 2, (38, 2)).round(1)
         truth[z] = (img, pts, s)
-        points += [dict(name=str(k + 1), point=[float(x), float(y), z], scale=s)
+        points += [dict(name=name(k + 1), point=[float(x), float(y), z], scale=scale(s))
                    for k, (x, y) in enumerate(pts)]
     os.makedirs(root, exist_ok=True)
     sitk.WriteImage(sitk.GetImageFromArray(stack, isVector=True), str(root / 'train_stack.mha'))
@@ -48,8 +52,12 @@ def load_split(out, split):
         return json.load(f)
 
 
-def test_slices_cut_written_and_labelled(tmp_path, capsys):
-    truth = make_stack(tmp_path / 'cl')
+@pytest.mark.parametrize('name,scale', [(int, str), (str, float)],
+                         ids=['as-released', 'string-names-number-scales'])
+def test_slices_cut_written_and_labelled(tmp_path, capsys, name, scale):
+    truth = make_stack(tmp_path / 'cl', name=name, scale=scale)
+    text = (tmp_path / 'cl' / 'train-gt.json').read_text()
+    assert ('"name": 1,' in text and '"scale": "0.125"' in text) == (name is int)
     out = tmp_path / 'out'
     assert run(tmp_path / 'cl', out, '--val-fraction', '0.25', '--test-fraction', '0.25') == 0
     seen = {}
@@ -120,7 +128,7 @@ def edit_labels(root, fn):
 def test_label_for_a_missing_slice(tmp_path, capsys):
     make_stack(tmp_path / 'cl')
     edit_labels(tmp_path / 'cl', lambda pts: pts.append(
-        dict(name='1', point=[3.0, 4.0, 9], scale=0.1)))
+        dict(name=1, point=[3.0, 4.0, 9], scale='0.1')))
     msg = bad(tmp_path / 'cl', tmp_path / 'out', capsys)
     assert 'train-gt.json' in msg and 'slice(s) 9' in msg and 'has 8 slices' in msg
 
@@ -140,16 +148,103 @@ def test_point_on_the_padding(tmp_path, capsys):
     assert 'image 2 (60x36' in msg and 'landmark 5 at' in msg and 'padding' in msg
 
 
-def test_unknown_landmark_name(tmp_path, capsys):
+@pytest.mark.parametrize('name', [39, '39', 0, -1, True, 1.0, '1.0', None, 'S'])
+def test_unknown_landmark_name(tmp_path, capsys, name):
     make_stack(tmp_path / 'cl')
-    edit_labels(tmp_path / 'cl', lambda pts: pts[3].__setitem__('name', '39'))
+    edit_labels(tmp_path / 'cl', lambda pts: pts[3].__setitem__('name', name))
     msg = bad(tmp_path / 'cl', tmp_path / 'out', capsys)
-    assert 'points[3]' in msg and "unknown landmark name '39'" in msg
+    assert f'points[3]: unknown landmark name {name!r} (expected 1..38)' in msg
+
+
+@pytest.mark.parametrize('scale', ['0.1x', '', 'nan', 'inf', '-0.1', '0', 0, '20', 5.01,
+                                   '0.0099', None, True, [0.1]])
+def test_scale_that_is_not_a_plausible_spacing(tmp_path, capsys, scale):
+    make_stack(tmp_path / 'cl')
+    edit_labels(tmp_path / 'cl', lambda pts: pts[38 + 2].__setitem__('scale', scale))
+    msg = bad(tmp_path / 'cl', tmp_path / 'out', capsys)
+    assert 'points[40] (landmark 3): "scale" must be the spacing in mm/px' in msg
+    assert f'between 0.01 and 5, got {scale!r}' in msg
+
+
+@pytest.mark.parametrize('scale', ['0.01', ' 5 ', 5, '0.096'])
+def test_scale_at_the_bounds_is_read(tmp_path, scale):
+    make_stack(tmp_path / 'cl')
+    edit_labels(tmp_path / 'cl', lambda pts: [p.__setitem__('scale', scale) for p in pts
+                                              if p['point'][2] == 2])
+    assert run(tmp_path / 'cl', tmp_path / 'out', '--roi', 'none') == 0
+    img = [i for s in ('train', 'val', 'test') for i in load_split(tmp_path / 'out', s)['images']
+           if i['slice'] == 2][0]
+    assert img['pixel_spacing'] == [float(scale)] * 2
+
+
+def test_landmark_shortfall_is_an_error_unless_allowed(tmp_path, capsys):
+    """Every released image has all 38 points: image 3 without landmarks 5 and 38 (and
+    image 6 without 1) is refused, naming image 3 and both of its missing landmarks."""
+    make_stack(tmp_path / 'cl')
+    drop = {(3, 5), (3, 38), (6, 1)}
+    edit_labels(tmp_path / 'cl', lambda pts: pts.__setitem__(slice(None), [
+        p for p in pts if (p['point'][2], p['name']) not in drop]))
+    msg = bad(tmp_path / 'cl', tmp_path / 'out', capsys)
+    assert 'train-gt.json: image 3 lacks 2 of its 38 landmarks: 5 (subspinale), 38 ' \
+           '(lower_molar); 1 more image(s) lack points too' in msg
+    assert '--allow-missing' in msg
+    assert run(tmp_path / 'cl', tmp_path / 'out', '--allow-missing') == 0
+    got = {i['slice']: np.array(a['keypoints']).reshape(38, 3)
+           for s in ('train', 'val', 'test') for doc in [load_split(tmp_path / 'out', s)]
+           for i, a in zip(doc['images'], doc['annotations'])}
+    assert list(got[3][4]) == [0, 0, 0] and list(got[3][37]) == [0, 0, 0]
+    assert list(got[6][0]) == [0, 0, 0] and (got[3][:4, 2] == 2).all()
+    assert '3 missing points' in capsys.readouterr().out
+
+
+def test_baseline2023_split_is_the_official_draw():
+    """Checked by an independent route (the baselines' own recipe, with the global
+    generator) and against the first rows of their published split CSV."""
+    import random
+
+    from data_converters.cldetection2023 import baseline_split
+    ids = list(range(1, 401))
+    random.seed(2023)
+    random.shuffle(ids)
+    assert ids[:3] == [104, 99, 278]
+    split = baseline_split()
+    assert [z for z in ids if split[z] == 'train'] == ids[:300]
+    assert [z for z in ids if split[z] == 'val'] == ids[300:350]
+    assert [z for z in ids if split[z] == 'test'] == ids[350:]
+    assert list(split)[:3] == [104, 99, 278]
+
+
+def test_baseline2023_split_converts_and_says_so(tmp_path, capsys):
+    from data_converters.cldetection2023 import baseline_split
+    sizes = [(16 + k % 5, 14 + k % 3) for k in range(400)]
+    make_stack(tmp_path / 'cl', sizes=sizes, spacings=[0.1, 0.125, 0.096, 0.1] * 100,
+               grey_slices=())
+    out = tmp_path / 'out'
+    assert run(tmp_path / 'cl', out, '--split', 'baseline2023') == 0
+    want = baseline_split()
+    for split, n in (('train', 300), ('val', 50), ('test', 50)):
+        doc = load_split(out, split)
+        zs = [i['slice'] for i in doc['images']]
+        assert len(zs) == n and {want[z] for z in zs} == {split}
+        assert doc['info']['split'].startswith('baseline2023: the official baselines')
+    assert 'split: baseline2023' in capsys.readouterr().out
+    seeded = run(tmp_path / 'cl', tmp_path / 'seeded')
+    assert seeded == 0 and 'not the official' in load_split(tmp_path / 'seeded',
+                                                            'val')['info']['split']
+    msg = bad(tmp_path / 'cl', tmp_path / 'o2', capsys, '--split', 'baseline2023', '--seed', '1')
+    assert 'baseline2023 defines the splits' in msg
+
+
+def test_baseline2023_split_needs_the_400_images(tmp_path, capsys):
+    make_stack(tmp_path / 'cl')
+    msg = bad(tmp_path / 'cl', tmp_path / 'out', capsys, '--split', 'baseline2023')
+    assert 'train-gt.json' in msg and 'needs the 400 released training images' in msg
+    assert 'these labels have 8' in msg
 
 
 def test_spacing_disagreement_in_one_image(tmp_path, capsys):
     make_stack(tmp_path / 'cl')
-    edit_labels(tmp_path / 'cl', lambda pts: pts[38 * 3 + 7].__setitem__('scale', 0.2))
+    edit_labels(tmp_path / 'cl', lambda pts: pts[38 * 3 + 7].__setitem__('scale', '0.2'))
     msg = bad(tmp_path / 'cl', tmp_path / 'out', capsys)
     assert 'image 4' in msg and 'disagree' in msg and '0.2 mm/px for landmark(s) 8' in msg
 
@@ -172,3 +267,4 @@ def test_help_explains(capsys):
         main(['cldetection2023', '--help'])
     text = capsys.readouterr().out
     assert 'zero-padded' in text and '--split-file' in text and '300/50/50' in text
+    assert '"scale": "0.1"' in text and 'random.seed(2023)' in text and '--allow-missing' in text

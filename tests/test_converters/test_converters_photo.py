@@ -296,7 +296,7 @@ def with_ruler_and_names(df):
 
 def test_ruler_gives_per_image_spacing_recorded_with_its_length(tmp_path, capsys):
     df, lengths = with_ruler_and_names(make_frame(sets=['train'] * 4 + ['test'] * 2))
-    rc, out = convert(df, tmp_path, '--ruler-mm', '20')
+    rc, out = convert(df, tmp_path, '--ruler-mm', '10')
     assert rc == 0
     found = all_images(out)
     for i, length in enumerate(lengths):
@@ -304,10 +304,20 @@ def test_ruler_gives_per_image_spacing_recorded_with_its_length(tmp_path, capsys
         if np.isnan(length):
             assert img['pixel_spacing'] is None and 'ruler_mm' not in img
         else:
-            expected = 20 / length * 600 / 32          # mm per stored (32-px) pixel
+            expected = 10 / length * 600 / 32          # mm per stored (32-px) pixel
             assert img['pixel_spacing'] == pytest.approx([expected, expected])
-            assert img['ruler_mm'] == 20
+            assert img['ruler_mm'] == 10
     assert 'for 5 of 6 images' in capsys.readouterr().out
+
+
+def test_ruler_giving_an_implausible_spacing_is_refused(tmp_path, capsys):
+    """20 mm over 50 px of the 600-px photo is 7.5 mm per stored 32-px pixel: above the one
+    plausible range (5 mm/px), as inference would refuse it; 13.3 mm gives 4.99 (kept)."""
+    df, _ = with_ruler_and_names(make_frame(sets=['train'] * 4 + ['test'] * 2))
+    msg = bad(df, tmp_path, capsys, '--ruler-mm', '20')
+    assert 'implausible pixel spacing' in msg and 'between 0.01 and 5' in msg and '7.5' in msg
+    rc, out = convert(df, tmp_path, '--ruler-mm', '13.3')      # 13.3 / 50 * 18.75 = 4.9875
+    assert rc == 0
 
 
 def test_without_ruler_mm_no_spacing_but_a_hint(tmp_path, capsys):

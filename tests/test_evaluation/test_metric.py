@@ -103,6 +103,38 @@ def test_clinical_scores_measurements_against_ground_truth(isbi_root):
         m[f'{n}_abs_err'] > 0 for n in MEASUREMENTS)
 
 
+
+def test_clinical_applies_by_landmark_names(isbi_root):
+    """A 38-landmark CL-Detection set (ISBI's 19 first, its last 19 partly unlabelled)
+    scores the measurements of its 19 ISBI points; the photographs' 19 facial points
+    with a spacing are refused however many points they have."""
+    import os.path as osp
+
+    from mmceph.clinical import compare_measurements
+    from mmceph.metainfo.cldetection2023 import KEYPOINTS as CL
+    from mmceph.metainfo.lateral_photo import KEYPOINTS as PHOTO
+
+    def points(i):
+        with open(osp.join(isbi_root, 'AnnotationsByMD', '400_senior', f'{i:03d}.txt')) as f:
+            return [[float(v) for v in line.split(',')] for line in f.read().split()[:19]]
+
+    gts = [points(i) for i in (1, 2, 3)]
+    preds = [gts[1], gts[0], gts[2]]
+    extra = [[100.0 + k, 200.0] for k in range(19)]
+    metric = CephalometricMetric(clinical=True)
+    metric.dataset_meta = dict(keypoint_id2name=dict(enumerate(CL)), num_keypoints=38)
+    metric.process([], [sample(i, p + extra, g + extra, [1] * 19 + [0] * 19, [0.1, 0.1])
+                        for i, (p, g) in enumerate(zip(preds, gts))])
+    m = metric.compute_metrics(metric.results)
+    expected = compare_measurements(np.array(preds), np.array(gts), 0.1)
+    assert m['ANB_abs_err'] == pytest.approx(expected['ANB']['mae']) and m['ANB_abs_err'] > 0
+    assert m['FMA_success'] == pytest.approx(expected['FMA']['success_rate'])
+    photo = CephalometricMetric(clinical=True)
+    photo.dataset_meta = dict(keypoint_id2name=dict(enumerate(PHOTO)), num_keypoints=19)
+    photo.process([], [sample(i, g, g, [1] * 19, [0.5, 0.5]) for i, g in enumerate(gts)])
+    with pytest.raises(ValueError, match='19 ISBI landmarks \\(by name\\)'):
+        photo.compute_metrics(photo.results)
+
 def test_clinical_on_pixel_data_is_refused():
     metric = CephalometricMetric(clinical=True)
     metric.dataset_meta = META

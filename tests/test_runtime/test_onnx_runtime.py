@@ -240,3 +240,35 @@ def test_runtime_predicts_in_a_venv_without_torch(exported):
         assert abs(a['x_px'] - b['x_px']) <= TOLERANCE_PX + 0.01     # JSON rounds to 0.01
         assert abs(a['y_px'] - b['y_px']) <= TOLERANCE_PX + 0.01
         assert a['flags'] == b['flags']
+
+
+def test_runtime_gives_isbi_measurements_only_to_isbi_names(exported, tmp_path):
+    """The demo export (ISBI names) relabelled with the lateral photographs' 19 names, with
+    a spacing: the same landmarks and no ISBI measurement, in the runtime and infer.py."""
+    import shutil
+
+    from mmceph.metainfo.lateral_photo import KEYPOINTS as PHOTO
+    from mmceph.runtime import OnnxLandmarkPredictor
+    _, _, out, images = exported
+    photo = tmp_path / 'photo_export'
+    shutil.copytree(out, photo)
+    meta = json.loads((photo / 'mmceph_export.json').read_text())
+    meta['keypoint_names'] = list(PHOTO)
+    (photo / 'mmceph_export.json').write_text(json.dumps(meta))
+    isbi, _, _ = OnnxLandmarkPredictor(str(out), threads=1).predict(images[0], (0.5, 0.5))
+    got, _, _ = OnnxLandmarkPredictor(str(photo), threads=1).predict(images[0], (0.5, 0.5))
+    assert isbi['status'] != 'rejected' and got['status'] == isbi['status']
+    assert 'measurement_units' in isbi and (isbi.get('measurements')
+                                            or isbi.get('measurements_withheld'))
+    assert not [k for k in got if k.startswith('measurement')]
+    assert [lm['x_px'] for lm in got['landmarks']] == [lm['x_px'] for lm in isbi['landmarks']]
+    proc = subprocess.run([sys.executable, osp.join(REPO, 'tools', 'infer.py'), images[0],
+                           str(photo), '--out-dir', str(tmp_path / 'infer'),
+                           '--pixel-spacing', '0.5'], capture_output=True, text=True,
+                          timeout=300, env=dict(os.environ, OMP_NUM_THREADS='1',
+                                                PYTHONPATH=REPO))
+    assert proc.returncode in (0, 3), proc.stderr[-3000:]
+    written = json.loads((tmp_path / 'infer' / f'{osp.basename(images[0])}.landmarks.json')
+                         .read_text())
+    assert written['pixel_spacing_mm'] == [0.5, 0.5]
+    assert not [k for k in written if k.startswith('measurement')]

@@ -11,6 +11,10 @@ import sys
 import numpy as np
 import pytest
 
+from mmceph.metainfo.cldetection2023 import KEYPOINTS as CL_KEYPOINTS
+from mmceph.metainfo.isbi2015 import KEYPOINTS as ISBI_KEYPOINTS
+from mmceph.metainfo.lateral_photo import KEYPOINTS as PHOTO_KEYPOINTS
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'ceph_report.py')
 OUTPUTS = ('per_landmark.md', 'per_landmark.csv', 'error_boxplot.png', 'sdr_curve.png',
@@ -63,7 +67,7 @@ def isbi_dump(n_images=5, seed=0):
         images.append(dict(img_id=i + 1, img_path=f'{i + 1:03d}.jpg',
                            pixel_spacing=[0.1, 0.1], pred=pred.tolist(), gt=gt_list,
                            error=errs))
-    names = [f'L{k + 1}' for k in range(19)]
+    names = list(ISBI_KEYPOINTS)
     return dict(keypoint_names=names, unit='mm', radii=[2.0, 2.5, 3.0, 4.0], images=images)
 
 
@@ -129,7 +133,8 @@ def test_isbi_dump_full_report(tmp_path):
     rows = read_csv(out / 'per_landmark.csv')
     assert len(rows) == 1 + 19 + 1
     n = {r[0]: int(r[1]) for r in rows[1:]}
-    assert n['L5'] == n['L12'] == 4 and n['L1'] == 5 and n['ALL'] == 5 * 19 - 2
+    assert n[ISBI_KEYPOINTS[4]] == n[ISBI_KEYPOINTS[11]] == 4 and n['sella'] == 5
+    assert n['ALL'] == 5 * 19 - 2
     assert len(read_csv(out / 'worst_cases.csv')) == 1 + 20
     text = (out / 'clinical.md').read_text()
     assert '4 images; 1 skipped' in text
@@ -151,6 +156,42 @@ def test_clinical_summary_values():
     for m in perfect['measurements'].values():
         assert m['mae'] == pytest.approx(0.0, abs=1e-9) and m['success_rate'] == 1.0
         assert np.trace(m['confusion']) == 4
+
+
+def test_clinical_applies_by_names_not_by_count(tmp_path):
+    """The photographs' 19 facial points (with a spacing) get no ISBI measurement; a
+    38-landmark CL-Detection dump gets exactly the measurements of its 19 ISBI points."""
+    photo = isbi_dump()
+    photo['keypoint_names'] = list(PHOTO_KEYPOINTS)
+    summary, reason = report.clinical_summary(photo)
+    assert summary is None and 'do not include the 19 ISBI ones' in reason
+    assert report.main([write(tmp_path / 'photo.json', photo), '--out-dir',
+                        str(tmp_path / 'photo')]) == 0
+    assert not (tmp_path / 'photo' / 'clinical.md').exists()
+    isbi = isbi_dump()
+    cl = isbi_dump()
+    cl['keypoint_names'] = list(CL_KEYPOINTS)
+    rng = np.random.default_rng(1)
+    for img in cl['images']:      # 19 more points; a missing one of them skips no image
+        extra = rng.uniform(500, 1500, (19, 2)).tolist()
+        img['pred'] = img['pred'] + extra
+        img['gt'] = img['gt'] + [None] + extra[1:]
+        img['error'] = img['error'] + [None] + [0.0] * 18
+    want, _ = report.clinical_summary(isbi)
+    got, reason = report.clinical_summary(cl)
+    assert reason is None and got['n_images'] == want['n_images'] == 4
+    for name, m in want['measurements'].items():
+        assert got['measurements'][name]['mae'] == m['mae']
+        assert (got['measurements'][name]['confusion'] == m['confusion']).all()
+
+
+def test_pixel_spacing_option_has_the_common_bounds(tmp_path, capsys):
+    dump = write(tmp_path / 'p.json', isbi_dump())
+    for value in ('0.009', '5.01'):
+        with pytest.raises(SystemExit):
+            report.main([dump, '--out-dir', str(tmp_path / 'r'), '--pixel-spacing', value])
+        assert 'between 0.01 and 5' in capsys.readouterr().err
+    assert report.main([dump, '--out-dir', str(tmp_path / 'r'), '--pixel-spacing', '5']) == 0
 
 
 def test_clinical_needs_spacing(tmp_path):

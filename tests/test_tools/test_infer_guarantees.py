@@ -305,7 +305,7 @@ def test_dicom_spacing_bounds_and_rescue(model, tmp_path):
 def test_pixel_spacing_option_has_the_dicom_bounds(model, tmp_path):
     proc = infer(model['image'], CONFIG, model['ckpt'], '--out-dir', tmp_path, '--pixel-spacing',
                  '50')
-    assert proc.returncode == 2 and 'between 0.001 and 10' in proc.stderr
+    assert proc.returncode == 2 and 'between 0.01 and 5' in proc.stderr
 
 
 def test_every_json_is_strict_even_for_degenerate_values():

@@ -6,8 +6,9 @@ Usage::
         --out-dir work_dirs/x/report
 
 Writes per_landmark.md/.csv (n, MRE, SD, SDR per landmark and overall), error_boxplot.png,
-sdr_curve.png, worst_cases.csv and, for 19-landmark ISBI dumps with a known pixel spacing,
-clinical.md (ISBI 2015 task 2: measurement errors, success rates, confusion matrices).
+sdr_curve.png, worst_cases.csv and, for dumps whose landmark names include the 19 ISBI ones
+(ISBI 2015, CL-Detection 2023; never photographs) with a known pixel spacing, clinical.md
+(ISBI 2015 task 2: measurement errors, success rates, confusion matrices).
 Conventions match the metric: success at radius r is error <= r, SD has ddof=0, and
 landmarks missing in the ground truth (null) are left out, never counted as zero.
 """
@@ -22,6 +23,7 @@ import numpy as np
 
 from mmceph import clinical
 from mmceph.evaluation.landmark_errors import summarise
+from mmceph.formats.spacing import check_spacing_mm
 
 
 class ReportError(Exception):
@@ -99,22 +101,25 @@ def worst_cases(dump, errors, top=20):
 def clinical_summary(dump, default_spacing=None):
     """Per measurement: mean |pred - gt| value, success rate, confusion matrix.
 
-    Uses images whose 19 ground-truth landmarks are all present. Returns None with a
-    reason when not applicable (not 19 landmarks, unknown spacing, no complete image).
+    Uses images whose 19 ISBI ground-truth landmarks are all present. Returns None with a
+    reason when not applicable (landmark names without the 19 ISBI ones, see
+    ``clinical.isbi_indices``; unknown spacing; no complete image).
     """
-    if len(dump['keypoint_names']) != clinical.NUM_LANDMARKS:
-        return None, f'{len(dump["keypoint_names"])} landmarks, not the 19 ISBI ones'
+    isbi = clinical.isbi_indices(dump['keypoint_names'])
+    if isbi is None:
+        return None, (f'the {len(dump["keypoint_names"])} landmarks do not include the 19 '
+                      'ISBI ones (by name): the ISBI measurements do not apply')
     preds, gts, spacings, skipped = [], [], [], 0
     for img in dump['images']:
-        if any(g is None for g in img['gt']):
+        if any(img['gt'][k] is None for k in isbi):
             skipped += 1
             continue
         sp = img.get('pixel_spacing') or default_spacing
         if sp is None:
             return None, (f'image {img.get("img_id")} has no pixel_spacing '
                           '(pass --pixel-spacing)')
-        preds.append(img['pred'])
-        gts.append(img['gt'])
+        preds.append([img['pred'][k] for k in isbi])
+        gts.append([img['gt'][k] for k in isbi])
         spacings.append(np.broadcast_to(np.asarray(sp, float), (2,)))
     if not preds:
         return None, 'no image has all 19 ground-truth landmarks'
@@ -217,17 +222,26 @@ def write_clinical(summary, out_dir):
     return [path]
 
 
+def spacing_arg(text):
+    """argparse type of --pixel-spacing: mmceph's one plausible range."""
+    try:
+        return check_spacing_mm(float(text), '--pixel-spacing')
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(
         description='Turn a CephalometricMetric predictions dump (JSON written with '
-        'outfile_prefix) into per-landmark tables, plots, the worst cases and, for ISBI '
-        '2015 (19 landmarks, known pixel spacing), the clinical classification report.')
+        'outfile_prefix) into per-landmark tables, plots, the worst cases and, for landmark '
+        'sets that include the 19 ISBI 2015 landmarks by name (known pixel spacing), the '
+        'clinical classification report.')
     p.add_argument('predictions', help='the *.predictions.json dump')
     p.add_argument('--out-dir', required=True, help='folder for the report (created)')
     p.add_argument('--top', type=int, default=20, help='rows in worst_cases.csv')
     p.add_argument('--max-radius', type=float, default=None,
                    help='right end of the SDR curve (default: twice the largest radius)')
-    p.add_argument('--pixel-spacing', type=float, default=None,
+    p.add_argument('--pixel-spacing', type=spacing_arg, default=None,
                    help='mm per pixel for images without pixel_spacing (clinical.md only)')
     return p.parse_args(argv)
 

@@ -14,7 +14,7 @@ from mmengine.fileio import dump
 from mmengine.logging import MMLogger
 from mmpose.registry import METRICS
 
-from ...clinical import NUM_LANDMARKS, compare_measurements
+from ...clinical import compare_measurements, isbi_indices
 from ..landmark_errors import format_table, radial_errors, summarise
 
 
@@ -28,8 +28,9 @@ class CephalometricMetric(BaseMetric):
         outfile_prefix (str, optional): if given, per-image predictions and errors are dumped to
             ``{outfile_prefix}.predictions.json`` (input of
             ``tools/analysis_tools/ceph_report.py``).
-        clinical (bool): also score the 8 ISBI 2015 measurements (19-landmark datasets in mm,
-            images with all 19 ground-truth landmarks): keys ``<NAME>_abs_err`` (mean
+        clinical (bool): also score the 8 ISBI 2015 measurements (datasets whose landmark
+            NAMES include the 19 ISBI ones, see :func:`mmceph.clinical.isbi_indices`; in mm;
+            images with all 19 of them in the ground truth): keys ``<NAME>_abs_err`` (mean
             absolute difference of the values) and ``<NAME>_success`` (the challenge's
             classification success rate), e.g. ``ANB_success``.
     Keys: ``MRE``, ``MRE_std`` (SD of all errors pooled), ``MRE_std_landmark_mean`` (the
@@ -88,20 +89,22 @@ class CephalometricMetric(BaseMetric):
                    f'MRE_std_landmark_mean{suffix}': overall['SD_landmark_mean']}
         metrics.update({f'SDR_{r:.1f}{unit}': overall['SDR'][r] for r in self.radii})
         if self.clinical:
-            metrics.update(self._clinical_metrics(results, unit))
+            metrics.update(self._clinical_metrics(results, unit, names))
         return metrics
 
-    def _clinical_metrics(self, results, unit):
-        if unit != 'mm' or results[0]['visible'].size != NUM_LANDMARKS:
-            raise ValueError('clinical=True needs the 19 ISBI landmarks and a pixel spacing')
-        complete = [r for r in results if r['visible'].all()]
+    def _clinical_metrics(self, results, unit, names):
+        isbi = isbi_indices(names)
+        if unit != 'mm' or isbi is None:
+            raise ValueError('clinical=True needs the 19 ISBI landmarks (by name) and a pixel '
+                             'spacing')
+        complete = [r for r in results if r['visible'][isbi].all()]
         if not complete:
             MMLogger.get_current_instance().warning(
                 'clinical measurements skipped: no image has all 19 ground-truth landmarks')
             return {}
         try:
-            scores = compare_measurements(np.stack([r['pred'] for r in complete]),
-                                          np.stack([r['gt'] for r in complete]),
+            scores = compare_measurements(np.stack([r['pred'][isbi] for r in complete]),
+                                          np.stack([r['gt'][isbi] for r in complete]),
                                           np.array([r['spacing'] for r in complete], float))
         except ValueError as err:   # an untrained model may put two landmarks together
             MMLogger.get_current_instance().warning(f'clinical measurements skipped: {err}')

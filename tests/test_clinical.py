@@ -189,6 +189,38 @@ def test_success_rate_ignores_classes_absent_from_gt():
     assert C.success_rate(gt, gt) == 1.0
 
 
+def test_compare_measurements_by_hand_opposite_errors_and_a_misclassification():
+    """Three images, ground truth MW 3.0 mm (class 1) in each; predicted +2 mm (5.0,
+    large overjet: misclassified as 4), -2 mm (1.0: misclassified as 3) and exact.
+    Errors of opposite sign must not cancel: MAE = (2 + 2 + 0) / 3, not |2 - 2| / 3.
+    SNA: predicted A moved so that SNA is 92 and 88 deg against 90 (errors +2, -2, 0)."""
+    n = (500.0, 200.0)
+    gt = put(face(), S=(300.0, 200.0), N=n, A=(500.0, 400.0), B=polar(n, 180 - 80),
+             L11=(800.0, 1500.0), L12=(830.0, 1500.0))
+    gts = np.stack([gt] * 3)
+    preds = gts.copy()
+    preds[0] = put(preds[0], L12=(850.0, 1500.0), A=polar(n, 180 - 92, 200))
+    preds[1] = put(preds[1], L12=(810.0, 1500.0), A=polar(n, 180 - 88, 200))
+    out = C.compare_measurements(preds, gts, pixel_spacing=0.1)
+    assert out['MW']['mae'] == pytest.approx(4 / 3, abs=1e-9)
+    assert out['MW']['labels'] == (1, 2, 3, 4)
+    np.testing.assert_array_equal(out['MW']['confusion'], [[1, 0, 1, 1], [0, 0, 0, 0],
+                                                           [0, 0, 0, 0], [0, 0, 0, 0]])
+    assert out['MW']['success_rate'] == pytest.approx(1 / 3)
+    assert out['SNA']['mae'] == pytest.approx(4 / 3, abs=1e-9)
+    # SNA 90 (gt) is class 2 (> 83.2); 92 and 88 stay class 2: no misclassification
+    assert out['SNA']['success_rate'] == 1.0
+    np.testing.assert_array_equal(out['SNA']['confusion'], [[0, 0, 0], [0, 3, 0], [0, 0, 0]])
+    # ANB = SNA - SNB moves with SNA; SNB (N, S, B) does not move at all
+    assert out['ANB']['mae'] == pytest.approx(4 / 3, abs=1e-9)
+    assert out['SNB']['mae'] == 0.0 and out['FHI']['mae'] == 0.0
+    # per-image spacing: the 2 mm errors at 0.1 mm/px are 4 mm at 0.2 mm/px
+    twice = C.compare_measurements(preds, gts, pixel_spacing=[[0.2, 0.2], [0.1, 0.1],
+                                                              [0.1, 0.1]])
+    assert twice['MW']['mae'] == pytest.approx((4 + 2 + 0) / 3, abs=1e-9)
+    assert twice['SNA']['mae'] == pytest.approx(4 / 3, abs=1e-9)   # angles: spacing-free
+
+
 # --- validation ------------------------------------------------------------------------
 
 @pytest.mark.parametrize('bad, match', [

@@ -95,12 +95,22 @@ def test_clinical_scores_measurements_against_ground_truth(isbi_root):
     assert m['MRE'] > 0
     for name in MEASUREMENTS:
         assert 0 <= m[f'{name}_success'] <= 1 and m[f'{name}_abs_err'] >= 0
-    from mmceph.clinical import compare_measurements
-    expected = compare_measurements(np.array(preds), np.array(gts), 0.1)
-    assert m['ANB_abs_err'] == pytest.approx(expected['ANB']['mae'])
-    assert m['SNA_success'] == pytest.approx(expected['SNA']['success_rate'])
-    assert min(m[f'{n}_abs_err'] for n in MEASUREMENTS) >= 0 and any(
-        m[f'{n}_abs_err'] > 0 for n in MEASUREMENTS)
+    # expected values by another route: the classes are the labels stored in the files
+    # (gt: images 1-4; predicted: 1, 2, 3 and 1 again), the errors one image's measurement
+    # difference over four images
+    from mmceph.clinical import measure
+
+    def labels(i):
+        with open(osp.join(isbi_root, 'AnnotationsByMD', '400_senior', f'{i:03d}.txt')) as f:
+            return [int(v) for v in f.read().split()[19:27]]
+    gt_cls = np.array([labels(i) for i in (1, 2, 3, 4)])
+    pred_cls = np.array([labels(i) for i in (1, 2, 3, 1)])
+    m1, m4 = measure(np.array(gts[0])), measure(np.array(gts[3]))
+    for j, name in enumerate(MEASUREMENTS):
+        recalls = [np.mean(pred_cls[gt_cls[:, j] == c, j] == c) for c in set(gt_cls[:, j])]
+        assert m[f'{name}_success'] == pytest.approx(np.mean(recalls)), name
+        assert m[f'{name}_abs_err'] == pytest.approx(abs(m1[name] - m4[name]) / 4), name
+    assert (gt_cls[3] != gt_cls[0]).any()             # image 4 really is misclassified
 
 
 def test_clinical_on_pixel_data_is_refused():
@@ -133,3 +143,28 @@ def test_two_standard_deviations_are_reported_and_differ():
     s = summarise(errors, (2.0,))['overall']
     assert s['SD'] == pytest.approx(np.std(errors))                  # pooled
     assert s['SD_landmark_mean'] == pytest.approx(1.0)               # mean of 1.0 and 1.0
+
+
+def test_clinical_scores_by_hand_on_constructed_geometry():
+    """No data needed: 19 constructed landmarks, MW 3.0 mm in the ground truth, predicted
+    5.0 mm (+2: misclassified 1 -> 4), 1.0 mm (-2: 1 -> 3) and exact. Opposite errors
+    must not cancel (MAE 4/3 mm); an image with a missing ground-truth landmark is left
+    out of the clinical scores (it would add a third correct class otherwise)."""
+    from test_clinical import face, put
+
+    from mmceph.clinical import MEASUREMENTS
+    from mmceph.metainfo.isbi2015 import KEYPOINTS
+    gt = put(face(), L11=(800.0, 1500.0), L12=(830.0, 1500.0))
+    preds = [put(gt.copy(), L12=(850.0, 1500.0)), put(gt.copy(), L12=(810.0, 1500.0)), gt,
+             gt]
+    visible = [[1] * 19] * 3 + [[1] * 18 + [0]]
+    metric = CephalometricMetric(clinical=True)
+    metric.dataset_meta = dict(keypoint_id2name=dict(enumerate(KEYPOINTS)), num_keypoints=19)
+    metric.process([], [sample(i, p, gt, v, [0.1, 0.1])
+                        for i, (p, v) in enumerate(zip(preds, visible))])
+    m = metric.compute_metrics(metric.results)
+    assert m['MW_abs_err'] == pytest.approx(4 / 3, abs=1e-9)
+    assert m['MW_success'] == pytest.approx(1 / 3)
+    for name in MEASUREMENTS:
+        if name != 'MW':
+            assert m[f'{name}_abs_err'] == 0.0 and m[f'{name}_success'] == 1.0, name

@@ -53,7 +53,8 @@ def test_median_confidence_limit_0_45():
     below = assess(inside(19), np.full(19, np.nextafter(0.45, 0)), W, H)
     assert below.status == 'rejected'
     assert not below.flagged.any()                    # rejected by the median rule alone
-    assert len(below.reasons) == 1 and 'median landmark confidence' in below.reasons[0]
+    assert below.reasons == ['median landmark confidence 0.45 is below 0.45: the model does '
+                             'not recognise a lateral cephalogram it can judge']
     # the median, not the mean: one very confident landmark does not lift 18 weak ones
     scores = np.full(19, 0.44)
     scores[0] = 1.0
@@ -125,3 +126,19 @@ def test_image_checks_at_their_limits():
     for h, w in ((127, 200), (200, 127)):
         reasons = check_image(two_level(h, w, 0, 255))
         assert reasons == [f'the image is {w}x{h} pixels; at least 128 per side is needed']
+
+
+def test_contrast_is_measured_on_the_documented_subsample_grid():
+    """Contrast comes from every step-th row and column, step = floor(sqrt(pixels / 2**20))
+    (at most ~1 M pixels: a full-size std costs a quarter of a prediction). Stripes on
+    odd rows only show the grid: an ISBI-sized image (step 2) samples even rows, sees
+    no contrast and is called blank; a small image (step 1) sees them."""
+    def odd_row_stripes(h, w):
+        a = np.full((h, w, 3), 90, np.uint8)
+        a[1::2] = 200
+        return a
+    assert int(np.sqrt(2400 * 1935 / 2 ** 20)) == 2
+    assert check_image(odd_row_stripes(2400, 1935)) == ['the image is blank (no contrast)']
+    assert check_image(odd_row_stripes(200, 160)) == []
+    # just under 2**22 pixels the step is still 1: every row is seen
+    assert check_image(odd_row_stripes(2047, 2048)) == []

@@ -3,6 +3,7 @@ unless ``MMCEPH_REQUIRE_DATA=1`` (set by .ci/run), which turns every such skip i
 failure: CI cannot tell a skipped test from a passed one."""
 import fcntl
 import hashlib
+import inspect
 import os
 import os.path as osp
 import pathlib
@@ -76,8 +77,8 @@ def data_options(root):
 FIXTURE_CACHE = os.environ.get('MMCEPH_TEST_CACHE',
                                osp.join(osp.expanduser('~'), '.cache', 'mmceph', 'test-fixtures'))
 # what the demo model is built from: a change to any of these builds it afresh
-DEMO_SOURCES = ('mmceph', 'data_converters', 'configs', 'tools/train.py', 'requirements.txt',
-                'tests/conftest.py')
+# (and the code of _train_demo_model itself, hashed from its source text)
+DEMO_SOURCES = ('mmceph', 'data_converters', 'configs', 'tools/train.py', 'requirements.txt')
 
 
 def source_key(paths, *extra):
@@ -108,12 +109,25 @@ def cached_build(name, key, build):
     folder = pathlib.Path(FIXTURE_CACHE) / f'{name}-{key}'
     with open(str(folder) + '.lock', 'w') as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        os.utime(lock.fileno())                     # last used: see _prune
         if not (folder / '.complete').is_file():
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir()
             build(folder)
             (folder / '.complete').touch()
+            _prune(name, keep=folder)
     return folder
+
+
+def _prune(name, keep, days=7):
+    """Drop builds of ``name`` not used for ``days`` (each key's lock file is touched on
+    every use): every source change leaves one behind (~35 MB for the demo model)."""
+    import time
+    for lock in pathlib.Path(FIXTURE_CACHE).glob(f'{name}-*.lock'):
+        old = pathlib.Path(str(lock)[:-len('.lock')])
+        if old != keep and time.time() - lock.stat().st_mtime > days * 86400:
+            shutil.rmtree(old, ignore_errors=True)
+            lock.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope='session')
@@ -121,7 +135,7 @@ def demo_model():
     """The demo recipe trained through the real `mim train`, on 24 synthetic
     images: ``(data folder, work dir, training output)``; cached (``cached_build``)
     by the sources it is built from. Tests must not write into these folders."""
-    key = source_key(DEMO_SOURCES, sys.version, CONFIG)
+    key = source_key(DEMO_SOURCES, sys.version, inspect.getsource(_train_demo_model))
     tmp = cached_build('demo-model', key, _train_demo_model)
     return tmp / 'data', tmp / 'work', (tmp / 'train_output.txt').read_text()
 

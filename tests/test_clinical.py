@@ -298,17 +298,20 @@ def rotate(p, deg, shift=(37.0, -12.0)):
     return p @ r.T + shift
 
 
-@pytest.mark.parametrize('deg', [15.0, 100.0, -140.0])
+@pytest.mark.parametrize('deg', [15.0, 30.0, 100.0, -140.0])
 def test_angles_and_ratio_do_not_change_when_the_whole_head_turns(deg):
     """A film turned or shifted on the scanner shows the same anatomy: every angle
     (signed terms included: the cross products behind ODI/APDI turn with it) and FHI
-    are the same; |MW| too (its sign follows x, which turning changes)."""
-    p = face()
-    before, after = C.measure(p), C.measure(rotate(p, deg))
-    for name in C.MEASUREMENTS:
-        if name != 'MW':
-            assert after[name] == pytest.approx(before[name], abs=1e-9), name
-    assert abs(after['MW']) == pytest.approx(abs(before['MW']), abs=1e-9)
+    are the same; |MW| too (its sign follows x, which turning changes). On a random face
+    and on one with both signed terms (palatal tilt, A-B vs N-Pog) non-zero."""
+    for p in (face(), apdi_face(90.0, pp_deg=5.0)):
+        before, after = C.measure(p), C.measure(rotate(p, deg))
+        for name in C.MEASUREMENTS:
+            if name != 'MW':
+                assert after[name] == pytest.approx(before[name], abs=1e-9), name
+        assert abs(after['MW']) == pytest.approx(abs(before['MW']), abs=1e-9)
+    turned = C.measure(rotate(apdi_face(90.0, pp_deg=5.0), deg))
+    assert turned['APDI'] == pytest.approx(95.0, abs=1e-9)
 
 
 def test_small_palatal_tilt_keeps_its_sign():

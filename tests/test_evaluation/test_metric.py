@@ -1,5 +1,7 @@
 """CephalometricMetric: hand-computed MRE/SD/SDR with per-image spacings, missing points."""
+import contextlib
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -17,6 +19,28 @@ def sample(img_id, pred, gt, visible, spacing):
                 gt_instances=dict(keypoints=np.array([gt], float),
                                   keypoints_visible=np.array([visible], float)),
                 raw_ann_info=dict(pixel_spacing=spacing))
+
+
+@contextlib.contextmanager
+def logged():
+    """The messages MMEngine's current logger writes while inside (what a user reads in
+    the training log)."""
+    from mmengine.logging import MMLogger
+    lines = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            lines.append(record.getMessage())
+    logger = MMLogger.get_current_instance()
+    handler = Keep(level=logging.DEBUG)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def evaluate(samples, **kwargs):
@@ -162,9 +186,17 @@ def test_clinical_scores_by_hand_on_constructed_geometry():
     metric.dataset_meta = dict(keypoint_id2name=dict(enumerate(KEYPOINTS)), num_keypoints=19)
     metric.process([], [sample(i, p, gt, v, [0.1, 0.1])
                         for i, (p, v) in enumerate(zip(preds, visible))])
-    m = metric.compute_metrics(metric.results)
+    with logged() as lines:
+        m = metric.compute_metrics(metric.results)
     assert m['MW_abs_err'] == pytest.approx(4 / 3, abs=1e-9)
     assert m['MW_success'] == pytest.approx(1 / 3)
+    clinical_line, = [ln for ln in lines if ln.startswith('clinical measurements (3 images)')]
+    assert 'ANB |err| 0.00 success 100.0%, ' in clinical_line
+    assert clinical_line.endswith('MW |err| 1.33 success 33.3%')
+    # at 0.2 mm per pixel every MW error doubles: the images' own spacing is used
+    metric.results = [dict(r, spacing=[0.2, 0.2]) for r in metric.results]
+    assert metric.compute_metrics(metric.results)['MW_abs_err'] == \
+        pytest.approx(8 / 3, abs=1e-9)
     for name in MEASUREMENTS:
         if name != 'MW':
             assert m[f'{name}_abs_err'] == 0.0 and m[f'{name}_success'] == 1.0, name
@@ -228,12 +260,18 @@ def test_dump_records_what_the_report_reads(tmp_path):
     the unit, the radii and the reference annotation, images in id order."""
     metric = CephalometricMetric(radii=(2.0, 3.0), outfile_prefix=str(tmp_path / 'run'))
     metric.dataset_meta = dict(META, reference='senior')
-    gt = [[0, 0], [10, 10], [50, 50]]
+    gt = [[0, 0], [10.12345, 10], [50, 50]]
     one = sample(9, [[0.12345, 10], [10, 10], [0, 0]], gt, [1, 1, 1], [0.1, 0.1])
     one['pred_instances']['keypoint_scores'] = np.array([[0.123456, 1.0, 0.5]])
     metric.process([], [one, sample(3, gt, gt, [1, 1, 1], [0.1, 0.1])])
-    metric.compute_metrics(metric.results)
-    dump = json.load(open(tmp_path / 'run.predictions.json'))
+    with logged() as lines:
+        metric.compute_metrics(metric.results)
+    assert f'per-image predictions written to {tmp_path / "run.predictions.json"}' in lines
+    text = (tmp_path / 'run.predictions.json').read_text()
+    assert text.splitlines()[1].startswith(' "keypoint_names"')      # indent 1: diff-able
+    dump = json.loads(text)
+    assert dump['images'][1]['gt'][1] == [10.123, 10.0]
+    assert dump['images'][1]['error'][1] == round(0.012345, 4)       # 0.0123 mm
     assert dump['radii'] == [2.0, 3.0] and dump['reference'] == 'senior'
     assert [img['img_id'] for img in dump['images']] == [3, 9]
     img = dump['images'][1]
@@ -270,11 +308,34 @@ def test_clinical_scores_skipped_when_they_cannot_be_computed():
     metric.dataset_meta = dict(keypoint_id2name=dict(enumerate(KEYPOINTS)), num_keypoints=19)
     gt = face()
     metric.process([], [sample(1, gt, gt, [1] * 18 + [0], [0.1, 0.1])])
-    m = metric.compute_metrics(metric.results)
+    with logged() as lines:
+        m = metric.compute_metrics(metric.results)
     assert m['MRE'] == 0.0 and not any(k.endswith('_success') for k in m)
+    assert 'clinical measurements skipped: no image has all 19 ground-truth landmarks' in lines
     together = gt.copy()
     together[1] = together[0]                                 # N on S
     metric.results = []
     metric.process([], [sample(1, together, gt, [1] * 19, [0.1, 0.1])])
-    m = metric.compute_metrics(metric.results)
+    with logged() as lines:
+        m = metric.compute_metrics(metric.results)
     assert m['MRE'] > 0 and not any(k.endswith('_abs_err') for k in m)
+    assert 'clinical measurements skipped: two landmarks that define a line coincide: ' \
+        'angle undefined' in lines
+
+
+@pytest.mark.parametrize('landmarks, spacing', [(19, None), (3, [0.1, 0.1])])
+def test_clinical_needs_both_19_landmarks_and_a_spacing(landmarks, spacing):
+    metric = CephalometricMetric(clinical=True)
+    metric.dataset_meta = dict(keypoint_id2name={k: str(k) for k in range(landmarks)},
+                               num_keypoints=landmarks)
+    gt = [[float(k), 2.0 * k] for k in range(landmarks)]
+    metric.process([], [sample(1, gt, gt, [1] * landmarks, spacing)])
+    with pytest.raises(ValueError, match='^clinical=True needs the 19 ISBI landmarks and a '
+                                         'pixel spacing$'):
+        metric.compute_metrics(metric.results)
+
+
+def test_one_labelled_error_has_statistics():
+    from mmceph.evaluation.landmark_errors import summarise
+    s = summarise(np.array([[1.5, np.nan]]), (2.0,))['per_landmark'][0]
+    assert s == dict(n=1, MRE=1.5, SD=0.0, SDR={2.0: 1.0})

@@ -1,6 +1,13 @@
-"""Shared fixtures. Real ISBI data is optional: tests that need it skip with a reason."""
+"""Shared fixtures. Real ISBI data is optional: tests that need it skip with a reason,
+unless ``MMCEPH_REQUIRE_DATA=1`` (set by .ci/run), which turns every such skip into a
+failure: CI cannot tell a skipped test from a passed one."""
+import fcntl
+import hashlib
+import inspect
 import os
 import os.path as osp
+import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -11,6 +18,21 @@ CONFIG = osp.join(REPO, 'configs/synthetic/td-hm_hrnetv2-w18-small_1xb8-30e_synt
 BIN = osp.dirname(sys.executable)
 ISBI_ROOT = os.environ.get('MMCEPH_ISBI_ROOT',
                            osp.join(REPO, '..', 'shared', 'data', 'isbi2015'))
+REQUIRE_DATA = os.environ.get('MMCEPH_REQUIRE_DATA', '') not in ('', '0')
+
+# Every subprocess a test starts (tools, converters, `mim train`) imports this working
+# tree's mmceph and data_converters, not a copy installed into the venv earlier.
+os.environ['PYTHONPATH'] = os.pathsep.join(
+    p for p in (REPO, os.environ.get('PYTHONPATH')) if p)
+
+
+def skip_unless_required(reason):
+    """Skip for something a fresh machine may really lack (the real data set, a package
+    index); with ``MMCEPH_REQUIRE_DATA=1`` fail instead."""
+    if REQUIRE_DATA:
+        pytest.fail(f'{reason} (MMCEPH_REQUIRE_DATA=1: a skip here is a failure)',
+                    pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope='session', autouse=True)
@@ -23,8 +45,8 @@ def mmceph_registered():
 @pytest.fixture(scope='session')
 def isbi_root():
     if not osp.isdir(osp.join(ISBI_ROOT, 'AnnotationsByMD')):
-        pytest.skip(f'real ISBI 2015 data not found at {ISBI_ROOT} '
-                    '(set MMCEPH_ISBI_ROOT to run these tests)')
+        skip_unless_required(f'real ISBI 2015 data not found at {ISBI_ROOT} '
+                             '(set MMCEPH_ISBI_ROOT to run these tests)')
     return ISBI_ROOT
 
 
@@ -52,11 +74,73 @@ def data_options(root):
             for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
 
 
+FIXTURE_CACHE = os.environ.get('MMCEPH_TEST_CACHE',
+                               osp.join(osp.expanduser('~'), '.cache', 'mmceph', 'test-fixtures'))
+# what the demo model is built from: a change to any of these builds it afresh
+# (and the code of _train_demo_model itself, hashed from its source text)
+DEMO_SOURCES = ('mmceph', 'data_converters', 'configs', 'tools/train.py', 'requirements.txt')
+
+
+def source_key(paths, *extra):
+    """A hash of the contents of ``paths`` (files, or every file under a folder, relative
+    to the repository) and of ``extra`` strings: the key of a cached fixture."""
+    h = hashlib.sha256()
+    for part in extra:
+        h.update(repr(part).encode())
+    for path in paths:
+        full = osp.join(REPO, path)
+        files = [full] if osp.isfile(full) else sorted(
+            osp.join(d, f) for d, subdirs, names in os.walk(full) for f in names
+            if not f.endswith(('.pyc', '.pyo')) and '__pycache__' not in d)
+        for f in files:
+            h.update(osp.relpath(f, REPO).encode() + b'\0')
+            with open(f, 'rb') as fh:
+                h.update(hashlib.sha256(fh.read()).digest())
+    return h.hexdigest()[:20]
+
+
+def cached_build(name, key, build):
+    """A folder ``build(folder)`` fills once per ``key``, kept between test runs (and
+    between checkouts with the same sources) under MMCEPH_TEST_CACHE: expensive fixtures
+    (a trained model, an ONNX export) cost minutes, and a file run alone would rebuild
+    them every time. Built in place (the files record absolute paths), marked complete
+    last, under a lock so that two test runs never build the same folder at once."""
+    os.makedirs(FIXTURE_CACHE, exist_ok=True)
+    folder = pathlib.Path(FIXTURE_CACHE) / f'{name}-{key}'
+    with open(str(folder) + '.lock', 'w') as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        os.utime(lock.fileno())                     # last used: see _prune
+        if not (folder / '.complete').is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            (folder / '.complete').touch()
+            _prune(name, keep=folder)
+    return folder
+
+
+def _prune(name, keep, days=7):
+    """Drop builds of ``name`` not used for ``days`` (each key's lock file is touched on
+    every use): every source change leaves one behind (~35 MB for the demo model)."""
+    import time
+    for lock in pathlib.Path(FIXTURE_CACHE).glob(f'{name}-*.lock'):
+        old = pathlib.Path(str(lock)[:-len('.lock')])
+        if old != keep and time.time() - lock.stat().st_mtime > days * 86400:
+            shutil.rmtree(old, ignore_errors=True)
+            lock.unlink(missing_ok=True)
+
+
 @pytest.fixture(scope='session')
-def demo_model(tmp_path_factory):
+def demo_model():
     """The demo recipe trained through the real `mim train`, on 24 synthetic
-    images: ``(data folder, work dir, training output)``."""
-    tmp = tmp_path_factory.mktemp('e2e')
+    images: ``(data folder, work dir, training output)``; cached (``cached_build``)
+    by the sources it is built from. Tests must not write into these folders."""
+    key = source_key(DEMO_SOURCES, sys.version, inspect.getsource(_train_demo_model))
+    tmp = cached_build('demo-model', key, _train_demo_model)
+    return tmp / 'data', tmp / 'work', (tmp / 'train_output.txt').read_text()
+
+
+def _train_demo_model(tmp):
     data, work = tmp / 'data', tmp / 'work'
     run([sys.executable, '-m', 'data_converters', 'synthetic', '--out', str(data),
          '--num-images', '24', '--width', '192', '--height', '240'], REPO)
@@ -66,4 +150,4 @@ def demo_model(tmp_path_factory):
     out = run(['mim', 'train', 'mmceph', CONFIG, '--work-dir', str(work), '--cfg-options',
                'train_cfg.max_epochs=30', 'train_cfg.val_interval=10',
                'train_dataloader.batch_size=4', *data_options(data)], tmp)
-    return data, work, out
+    (tmp / 'train_output.txt').write_text(out)

@@ -189,6 +189,38 @@ def test_success_rate_ignores_classes_absent_from_gt():
     assert C.success_rate(gt, gt) == 1.0
 
 
+def test_compare_measurements_by_hand_opposite_errors_and_a_misclassification():
+    """Three images, ground truth MW 3.0 mm (class 1) in each; predicted +2 mm (5.0,
+    large overjet: misclassified as 4), -2 mm (1.0: misclassified as 3) and exact.
+    Errors of opposite sign must not cancel: MAE = (2 + 2 + 0) / 3, not |2 - 2| / 3.
+    SNA: predicted A moved so that SNA is 92 and 88 deg against 90 (errors +2, -2, 0)."""
+    n = (500.0, 200.0)
+    gt = put(face(), S=(300.0, 200.0), N=n, A=(500.0, 400.0), B=polar(n, 180 - 80),
+             L11=(800.0, 1500.0), L12=(830.0, 1500.0))
+    gts = np.stack([gt] * 3)
+    preds = gts.copy()
+    preds[0] = put(preds[0], L12=(850.0, 1500.0), A=polar(n, 180 - 92, 200))
+    preds[1] = put(preds[1], L12=(810.0, 1500.0), A=polar(n, 180 - 88, 200))
+    out = C.compare_measurements(preds, gts, pixel_spacing=0.1)
+    assert out['MW']['mae'] == pytest.approx(4 / 3, abs=1e-9)
+    assert out['MW']['labels'] == (1, 2, 3, 4)
+    np.testing.assert_array_equal(out['MW']['confusion'], [[1, 0, 1, 1], [0, 0, 0, 0],
+                                                           [0, 0, 0, 0], [0, 0, 0, 0]])
+    assert out['MW']['success_rate'] == pytest.approx(1 / 3)
+    assert out['SNA']['mae'] == pytest.approx(4 / 3, abs=1e-9)
+    # SNA 90 (gt) is class 2 (> 83.2); 92 and 88 stay class 2: no misclassification
+    assert out['SNA']['success_rate'] == 1.0
+    np.testing.assert_array_equal(out['SNA']['confusion'], [[0, 0, 0], [0, 3, 0], [0, 0, 0]])
+    # ANB = SNA - SNB moves with SNA; SNB (N, S, B) does not move at all
+    assert out['ANB']['mae'] == pytest.approx(4 / 3, abs=1e-9)
+    assert out['SNB']['mae'] == 0.0 and out['FHI']['mae'] == 0.0
+    # per-image spacing: the 2 mm errors at 0.1 mm/px are 4 mm at 0.2 mm/px
+    twice = C.compare_measurements(preds, gts, pixel_spacing=[[0.2, 0.2], [0.1, 0.1],
+                                                              [0.1, 0.1]])
+    assert twice['MW']['mae'] == pytest.approx((4 + 2 + 0) / 3, abs=1e-9)
+    assert twice['SNA']['mae'] == pytest.approx(4 / 3, abs=1e-9)   # angles: spacing-free
+
+
 # --- validation ------------------------------------------------------------------------
 
 @pytest.mark.parametrize('bad, match', [
@@ -256,3 +288,126 @@ def test_all_senior_annotations_reproduce_their_labels(isbi_root):
         if got != labels:
             wrong.append((osp.basename(path), got, labels))
     assert not wrong, f'{len(wrong)} files disagree, e.g. {wrong[:5]}'
+
+
+# --- found by mutation testing (docs/mutation.md) -----------------------------------
+
+def rotate(p, deg, shift=(37.0, -12.0)):
+    t = math.radians(deg)
+    r = np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]])
+    return p @ r.T + shift
+
+
+@pytest.mark.parametrize('deg', [15.0, 30.0, 100.0, -140.0])
+def test_angles_and_ratio_do_not_change_when_the_whole_head_turns(deg):
+    """A film turned or shifted on the scanner shows the same anatomy: every angle
+    (signed terms included: the cross products behind ODI/APDI turn with it) and FHI
+    are the same; |MW| too (its sign follows x, which turning changes). On a random face
+    and on one with both signed terms (palatal tilt, A-B vs N-Pog) non-zero."""
+    for p in (face(), apdi_face(90.0, pp_deg=5.0)):
+        before, after = C.measure(p), C.measure(rotate(p, deg))
+        for name in C.MEASUREMENTS:
+            if name != 'MW':
+                assert after[name] == pytest.approx(before[name], abs=1e-9), name
+        assert abs(after['MW']) == pytest.approx(abs(before['MW']), abs=1e-9)
+    turned = C.measure(rotate(apdi_face(90.0, pp_deg=5.0), deg))
+    assert turned['APDI'] == pytest.approx(95.0, abs=1e-9)
+
+
+def test_small_palatal_tilt_keeps_its_sign():
+    """0.2 deg of palatal tilt with 10 mm lines: the cross product is 0.35 mm^2, well
+    under 1 -- its sign, not its size, decides (ODI 70.2, not 69.8)."""
+    base = put(face(), Po=(0.0, 0.0), Or=(100.0, 0.0), PNS=(200.0, 300.0),
+               Me=(600.0, 900.0), Go=(300.0, 900.0),
+               B=(650.0, 800.0), A=polar((650.0, 800.0), 180 + 70))
+    down = C.measure(put(base, ANS=polar((200.0, 300.0), 0.2)))
+    assert down['ODI'] == pytest.approx(70.2, abs=1e-9)
+
+
+def apdi_face(ab_deg, pp_deg=0.0, ab_len=100.0):
+    """N->Pog at 100 deg (800 px), Or->Pog at 80 deg, FH (Po->Or) horizontal: the first
+    APDI term is angle(Or->Po, N->Pog) = 80; A->B at ``ab_deg``; PNS->ANS at ``pp_deg``."""
+    n = (500.0, 100.0)
+    pog = polar(n, 100, 800)
+    orb = (pog[0] - 300 * math.cos(math.radians(80)), pog[1] - 300 * math.sin(math.radians(80)))
+    a = (600.0, 500.0)
+    return put(face(), N=n, Pog=pog, Or=orb, Po=(orb[0] - 300.0, orb[1]),
+               PNS=(100.0, 500.0), ANS=polar((100.0, 500.0), pp_deg, 300.0),
+               A=a, B=polar(a, ab_deg, ab_len))
+
+
+def test_apdi_sign_comes_from_n_pog_and_the_palatal_term_adds():
+    """A->B at 90 deg lies between N->Pog (100) and Or->Pog (80): the sign of the A-B
+    term must come from N->Pog (APDI 80 + 10), not from any other line through Pog; a
+    palatal plane tilted 5 deg down adds 5."""
+    assert C.measure(apdi_face(90.0))['APDI'] == pytest.approx(90.0, abs=1e-9)
+    assert C.measure(apdi_face(90.0, pp_deg=5.0))['APDI'] == pytest.approx(95.0, abs=1e-9)
+    # 0.05 deg behind N->Pog, 10 mm long: cross product 0.7 mm^2 (< 1): still its sign
+    assert C.measure(apdi_face(100.05, ab_len=100.0))['APDI'] == \
+        pytest.approx(80.0 - 0.05, abs=1e-9)
+
+
+def test_collinear_landmarks_give_0_and_180_degrees_not_nan():
+    """S, N and A on one line: the cosine rounds to 1.0000000000000002 (resp. below -1)
+    and must be clipped, or arccos returns NaN."""
+    n = np.array([500.0, 200.0])
+    p = put(face(), N=n, S=n + (1, 5), A=n + (2, 10))
+    assert C.measure(p, pixel_spacing=1.0)['SNA'] == 0.0
+    p = put(face(), N=n, S=n + (1, 5), A=n - (2, 10))
+    assert C.measure(p, pixel_spacing=1.0)['SNA'] == 180.0
+
+
+def test_a_line_of_exactly_unit_length_is_fine_and_a_second_coincidence_is_refused():
+    n = np.array([500.0, 200.0])
+    p = put(face(), N=n, S=n - (100, 0), A=n + (0, 1))       # N->A exactly 1 mm long
+    assert C.measure(p, pixel_spacing=1.0)['SNA'] == pytest.approx(90.0, abs=1e-9)
+    p = put(face(), N=n, S=n - (100, 0), A=n)                 # N == A: second vector zero
+    with pytest.raises(ValueError, match=r'^two landmarks that define a line coincide: '
+                                         r'angle undefined$'):
+        C.measure(p)
+
+
+def test_default_spacing_is_0_1_mm_and_analyse_passes_its_spacing_on():
+    low = np.array([800.0, 1500.0])
+    p = put(face(), L11=low, L12=low + (30.0, 40.0))          # 50 px
+    assert C.measure(p)['MW'] == pytest.approx(5.0, abs=1e-9)
+    assert C.analyse(p)['MW']['value'] == pytest.approx(5.0, abs=1e-9)
+    assert C.analyse(p, 0.2)['MW']['value'] == pytest.approx(10.0, abs=1e-9)
+    gt = np.stack([put(face(), L11=low, L12=low + (30.0, 0.0))])
+    pred = np.stack([put(face(), L11=low, L12=low + (50.0, 0.0))])
+    assert C.compare_measurements(pred, gt)['MW']['mae'] == pytest.approx(2.0, abs=1e-9)
+
+
+@pytest.mark.parametrize('mw, cls', [(1e-6, 2), (-1e-6, 2), (np.nextafter(1e-6, 1), 3),
+                                     (np.nextafter(-1e-6, -1), 3)])
+def test_mw_edge_to_edge_tolerance_is_inclusive(mw, cls):
+    v = normal_values()
+    v['MW'] = mw
+    assert C.classify(v)['MW'] == cls
+
+
+def test_spacing_per_image_only_for_a_batch():
+    """19 spacings for one image (19, 2) would broadcast into nonsense; a batch of 2 with
+    3 spacings is refused with the reason, not a reshape error."""
+    with pytest.raises(ValueError, match='^pixel_spacing must be a scalar or'):
+        C.measure(face(), np.full(19, 0.1))
+    with pytest.raises(ValueError, match='^pixel_spacing must be a scalar or'):
+        C.measure(np.stack([face(), face()]), [0.1, 0.1, 0.1])
+
+
+def test_error_messages_in_full():
+    with pytest.raises(ValueError, match=r'^landmarks contain NaN or inf \(a missing '
+                                         r'landmark\?\)$'):
+        C.measure(np.full((19, 2), np.inf))
+    with pytest.raises(ValueError, match=r'^analyse takes one image: landmarks of shape '
+                                         r'\(19, 2\)$'):
+        C.analyse(np.stack([face(), face()]))
+    with pytest.raises(ValueError, match='^success_rate needs at least one sample$'):
+        C.success_rate([], [])
+
+
+def test_scores_count_in_integers_and_default_labels_cover_both_sides():
+    cm = C.confusion_matrix([1, 2], [1, 1], (1, 2, 3))
+    assert cm.dtype.kind == 'i'
+    # class 2 is only predicted, never true: still a label, so no 'not in labels' error
+    assert C.success_rate([1, 2, 3], [1, 1, 3]) == pytest.approx((1 / 2 + 1) / 2)

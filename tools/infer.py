@@ -128,10 +128,10 @@ def list_inputs(path, recursive, out_dir):
     out_real = osp.realpath(out_dir)
     found = []
     for folder, subdirs, files in os.walk(path):
-        if osp.realpath(folder) != osp.realpath(path) and (
-                not recursive or osp.realpath(folder) == out_real):
+        if not recursive and osp.realpath(folder) != osp.realpath(path):
             subdirs[:] = []
             continue
+        # the out-dir (and what lies under it) is never walked into
         subdirs[:] = sorted(d for d in subdirs if not d.startswith('.')
                             and osp.realpath(osp.join(folder, d)) != out_real)
         for f in files:

@@ -158,12 +158,18 @@ def test_predict_refines_every_landmark_and_drops_the_full_image():
         model.refine_steps, model.max_shift = 2, 0.0       # trust region of zero: undone
         undone = model.predict(inputs, [copy.deepcopy(sample)])[0].pred_instances.keypoints
         model.max_shift = None
+        patches = []
+        heatmaps_of = model._heatmaps_of
+        model._heatmaps_of = lambda r: (lambda x: patches.append(len(x)) or heatmaps_of(r)(x))
         out = model.predict(inputs, [sample])[0]
     np.testing.assert_array_equal(undone, coarse)
     kpts = out.pred_instances.keypoints
     assert kpts.shape == (1, 19, 2) and np.isfinite(kpts).all()
     assert out.pred_instances.keypoint_scores.shape == (1, 19)
-    assert np.abs(kpts - coarse).max() > 0            # the refiner moved the landmarks
+    # every landmark: one patch each per round, and each one moved by the refiner
+    assert patches == [19, 19] and model.refined_landmarks == 19
+    moved = np.abs(kpts - coarse).max(axis=-1)[0]
+    assert (moved > 0).all(), moved
     assert 'full_image' not in out                      # not dumped by tools/test.py --dump
 
 

@@ -7,7 +7,6 @@ import os
 import os.path as osp
 import subprocess
 import sys
-import time
 
 import cv2
 import numpy as np
@@ -97,11 +96,34 @@ def test_out_dir_inside_the_input_folder_with_recursive(model, tmp_path):
 
 
 # ------------------------------------------------------ 2. fail before the model loads
-@pytest.mark.parametrize('case', ['no config', 'no checkpoint', 'empty checkpoint',
-                                  'text checkpoint', 'out-dir under a file', 'bad device',
-                                  'absent cuda', 'no input'])
-def test_refused_before_the_model_loads(model, tmp_path, case):
-    cfg, ckpt, out, extra, image = CONFIG, model['ckpt'], tmp_path / 'out', [], model['image']
+def load_infer_tool():
+    """tools/infer.py as a module, to call its main() in-process (seconds, not a
+    subprocess start with torch and MMPose imports per case)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('mmceph_infer_tool', INFER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def refusal_inputs(tmp_path):
+    """A readable image and a file that passes the cheap checkpoint checks (a torch zip
+    with an empty state dict): each case below breaks exactly one thing, and what is
+    refused must be refused before anything would load it."""
+    image = tmp_path / 'x.png'
+    cv2.imwrite(str(image), np.full((200, 160), 128, np.uint8))
+    ckpt = tmp_path / 'fits_the_cheap_checks.pth'
+    torch.save({'state_dict': {}}, ckpt)
+    return image, ckpt
+
+
+REFUSALS = ['no config', 'no checkpoint', 'empty checkpoint', 'text checkpoint',
+            'out-dir under a file', 'bad device', 'absent cuda', 'no input']
+
+
+def refusal_case(case, tmp_path, image, ckpt):
+    cfg, out, extra = CONFIG, tmp_path / 'out', []
     if case == 'no config':
         cfg = tmp_path / 'missing.py'
     elif case == 'no checkpoint':
@@ -121,18 +143,56 @@ def test_refused_before_the_model_loads(model, tmp_path, case):
         extra = ['--device', f'cuda:{torch.cuda.device_count()}']
     elif case == 'no input':
         image = tmp_path / 'missing.png'
-    start = time.monotonic()
-    proc = infer(image, cfg, ckpt, '--out-dir', out, *extra)
-    assert proc.returncode == 2
-    line = one_line_error(proc)
     culprit = {'no config': 'missing.py', 'no checkpoint': 'missing.pth',
                'empty checkpoint': 'empty.pth', 'text checkpoint': 'notes.pth',
                'out-dir under a file': 'out', 'bad device': 'tpu:0', 'absent cuda': 'cuda:',
                'no input': 'missing.png'}[case]
-    assert culprit in line, line
-    assert 'Loads checkpoint' not in proc.stdout + proc.stderr       # the model never loaded
-    assert time.monotonic() - start < 60
+    return [str(a) for a in (image, cfg, ckpt, '--out-dir', out, *extra)], out, culprit
+
+
+@pytest.mark.parametrize('case', REFUSALS)
+def test_refused_before_the_model_loads(refusal_inputs, tmp_path, capsys, case):
+    """In-process: main() refuses with exit status 2 and one line naming the culprit,
+    and never reaches the output folder (created only after every check, just before
+    the model is built)."""
+    from mmceph.utils.cli import guarded_main
+    argv, out, culprit = refusal_case(case, tmp_path, *refusal_inputs)
+    assert guarded_main(load_infer_tool().main, argv) == 2
+    err = capsys.readouterr().err
+    assert err.count('\n') == 1 and err.startswith('error: ') and culprit in err, err
     assert not out.exists() or case == 'out-dir under a file'
+
+
+def test_refused_before_the_model_loads_as_a_real_process(refusal_inputs, tmp_path):
+    """The same refusal through the command line a clinic runs: exit status, no
+    traceback, and the model never loaded (MMEngine logs 'Loads checkpoint' when it does)."""
+    argv, out, culprit = refusal_case('text checkpoint', tmp_path, *refusal_inputs)
+    proc = infer(*argv)
+    assert proc.returncode == 2
+    line = one_line_error(proc)
+    assert culprit in line, line
+    assert 'Loads checkpoint' not in proc.stdout + proc.stderr
+    assert not out.exists()
+
+
+def test_own_output_folder_is_never_an_input(tmp_path):
+    """An image file that is not named like an output (so the output-name filter cannot
+    hide it) inside --out-dir under the input folder: only the out-dir exclusion keeps
+    it out of a recursive listing."""
+    tool = load_infer_tool()
+    grey = np.full((200, 160), 128, np.uint8)
+    for rel in ('a.png', 'sub/b.png', 'out/stray.png', 'out/deeper/c.png'):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(tmp_path / rel), grey)
+    found = tool.list_inputs(str(tmp_path), True, str(tmp_path / 'out'))
+    assert [rel for _, rel in found] == ['a.png', osp.join('sub', 'b.png')]
+    # reached through a symbolic link, the out-dir is still recognised
+    os.symlink(tmp_path / 'out', tmp_path / 'link')
+    found = tool.list_inputs(str(tmp_path), True, str(tmp_path / 'link'))
+    assert [rel for _, rel in found] == ['a.png', osp.join('sub', 'b.png')]
+    # without --recursive no sub-folder is read; the out-dir equal to the input is fine
+    found = tool.list_inputs(str(tmp_path), False, str(tmp_path))
+    assert [rel for _, rel in found] == ['a.png']
 
 
 # ------------------------------------------------------- 3. a checkpoint must fit its config

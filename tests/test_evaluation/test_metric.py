@@ -355,15 +355,19 @@ def test_clinical_scores_skipped_when_they_cannot_be_computed():
         'angle undefined' in lines
 
 
-@pytest.mark.parametrize('landmarks, spacing', [(19, None), (3, [0.1, 0.1])])
-def test_clinical_needs_both_19_landmarks_and_a_spacing(landmarks, spacing):
+@pytest.mark.parametrize('landmarks, spacing, isbi_names', [
+    (19, None, True), (3, [0.1, 0.1], False), (19, [0.1, 0.1], False)])
+def test_clinical_needs_both_19_landmarks_and_a_spacing(landmarks, spacing, isbi_names):
+    from mmceph.metainfo.isbi2015 import dataset_info
+    names = ([kp['name'] for kp in dataset_info['keypoint_info'].values()] if isbi_names
+             else [str(k) for k in range(landmarks)])
     metric = CephalometricMetric(clinical=True)
-    metric.dataset_meta = dict(keypoint_id2name={k: str(k) for k in range(landmarks)},
+    metric.dataset_meta = dict(keypoint_id2name=dict(enumerate(names)),
                                num_keypoints=landmarks)
     gt = [[float(k), 2.0 * k] for k in range(landmarks)]
     metric.process([], [sample(1, gt, gt, [1] * landmarks, spacing)])
-    with pytest.raises(ValueError, match='^clinical=True needs the 19 ISBI landmarks and a '
-                                         'pixel spacing$'):
+    with pytest.raises(ValueError, match=r'^clinical=True needs the 19 ISBI landmarks \(by name\) '
+                                         'and a pixel spacing$'):
         metric.compute_metrics(metric.results)
 
 

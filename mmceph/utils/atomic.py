@@ -28,7 +28,10 @@ def write_atomic(path: Union[str, os.PathLike], data: Union[bytes, str],
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)      # mkstemp makes 0600; outputs are ordinary files
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as err:             # name the path in the way, not our temporary file
+            raise type(err)(err.errno, err.strerror, path) from None
     except BaseException:
         if osp.exists(tmp):
             os.unlink(tmp)

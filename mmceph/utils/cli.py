@@ -49,7 +49,7 @@ def guarded_main(main: Callable[[Optional[Sequence[str]]], Optional[int]],
     args = sys.argv[1:] if argv is None else list(argv)
     try:
         return main(argv) or 0
-    except Exception as err:  # noqa: B902 - filtered just below
+    except Exception as err:  # blind except: filtered just below
         if '--debug' in args or not (isinstance(err, _ordinary()) or is_registry_miss(err)):
             raise
         print(f'error: {_message(err).strip(chr(34) + chr(39))} '

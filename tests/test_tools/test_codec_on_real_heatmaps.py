@@ -31,8 +31,8 @@ def test_retrained_row_and_second_reference(demo_model):
                '--also-against', f'same={data}/annotations/test.json'], REPO)
     rows = table(out)
     assert len(rows) == 6, out[-3000:]
-    trained = rows['MSRAHeatmap (trained with)']
-    assert rows['again, retrained with it (MSRAHeatmap)'][:4] == trained[:4]
+    trained = rows['CompensatedHeatmap (trained with)']
+    assert rows['again, retrained with it (CompensatedHeatmap)'][:4] == trained[:4]
     assert trained[3] == 0.0                                  # vs itself
     for name, numbers in rows.items():
         assert numbers[4] == numbers[0], name                 # same annotation, same MRE

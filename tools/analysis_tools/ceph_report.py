@@ -2,7 +2,7 @@
 
 Usage::
 
-    python tools/analysis_tools/ceph_report.py work_dirs/x/test.predictions.json \
+    python tools/analysis_tools/ceph_report.py work_dirs/x/test.predictions.json \\
         --out-dir work_dirs/x/report
 
 Writes per_landmark.md/.csv (n, MRE, SD, SDR per landmark and overall), error_boxplot.png,

@@ -17,9 +17,9 @@ senior and the junior annotator's Test1) are scored against the same predictions
 table names its reference. Rows: mean +- SD over repeats of MRE (mm) and SDR at 2 / 4 mm.
 
 Example (ISBI, the global model; Test1 senior and junior as two "sites"):
-    python tools/analysis_tools/adaptation_protocol.py CONFIG work_dirs/isbi_s2d-48e/best_MRE.pth \\\
-        --ann senior=data/isbi2015/annotations/test1.json \\\
-              junior=data/isbi2015_junior/annotations/test1.json \\\
+    python tools/analysis_tools/adaptation_protocol.py CONFIG work_dirs/isbi_s2d-48e/best_MRE.pth \\
+        --ann senior=data/isbi2015/annotations/test1.json \\
+              junior=data/isbi2015_junior/annotations/test1.json \\
         --cache work_dirs/adaptation/s2d.npz --repeats 200 --finetune-repeats 3 --out table.md
 """
 import argparse

@@ -24,7 +24,7 @@ validate, other landmark names or number, a landmark labelled on fewer than 3 of
 images used, --images below 3 or above the file's count, --out equal to CHECKPOINT.
 
 Examples:
-    python tools/adapt.py CONFIG work_dirs/isbi/best_MRE.pth \\\
+    python tools/adapt.py CONFIG work_dirs/isbi/best_MRE.pth \\
         --ann data/site/annotations/site.json --images 10 --out work_dirs/isbi/site.pth
     mim run mmceph adapt CONFIG CKPT --ann NEW_SITE.json --out ADAPTED.pth
 """

@@ -7,9 +7,14 @@ not listed here is a bug and keeps its traceback.
 """
 import re
 import sys
+import warnings
 from typing import Callable, Optional, Sequence
 
 USAGE_ERROR = 2
+# MMEngine and openmim import pkg_resources, whose deprecation notice (a UserWarning since
+# setuptools 80.9) reads like a failure on every run; it is theirs to fix, not the user's.
+# Filtered here, where every tool gets its error handling, before those imports happen.
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)
 
 
 class UsageError(ValueError):

@@ -84,6 +84,21 @@ def test_a_damaged_export_is_refused_in_one_line_naming_the_file(export, tmp_pat
     assert not (tmp_path / 'o').exists()
 
 
+def test_an_export_without_hashes_still_refuses_a_truncated_file_in_one_line(export, tmp_path):
+    """Folders exported before hashes were recorded: ONNX Runtime's own refusal, in one
+    line naming the file."""
+    out, images = export
+    copy = tmp_path / 'copy'
+    shutil.copytree(out, copy)
+    meta = json.loads((copy / 'mmceph_export.json').read_text())
+    del meta['files_sha256']
+    (copy / 'mmceph_export.json').write_text(json.dumps(meta))
+    damage(copy, 'truncated')
+    proc = tool(INFER, images[0], copy, '--out-dir', tmp_path / 'o')
+    assert proc.returncode == 2
+    assert f'{copy / "global.onnx"}: ONNX Runtime cannot load it' in one_line_error(proc)
+
+
 def test_the_intact_copy_predicts(export, tmp_path):
     """The control for the damage cases: the same copy, undamaged, is accepted."""
     out, images = export

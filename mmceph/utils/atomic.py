@@ -19,7 +19,10 @@ def write_atomic(path: Union[str, os.PathLike], data: Union[bytes, str],
         data = data.encode(encoding)
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path), suffix='.part', dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path), suffix='.part', dir=folder)
+    except OSError as err:                 # a folder we cannot write to: name it, not our file
+        raise type(err)(err.errno, err.strerror, folder) from None
     try:
         with os.fdopen(fd, 'wb') as f:
             f.write(data)

@@ -161,3 +161,17 @@ def test_write_atomic_names_the_path_in_the_way(tmp_path):
     assert info.value.filename == str(tmp_path / 'x.json')
     assert info.value.errno in (errno.EISDIR, errno.EEXIST, errno.ENOTEMPTY)
     assert sorted(p.name for p in tmp_path.iterdir()) == ['x.json']   # no .part left
+
+
+def test_write_atomic_names_a_folder_it_cannot_write(tmp_path):
+    from mmceph.utils.atomic import write_atomic
+    if os.geteuid() == 0:
+        pytest.skip('root writes into read-only folders')
+    (tmp_path / 'ro').mkdir()
+    os.chmod(tmp_path / 'ro', 0o500)
+    try:
+        with pytest.raises(PermissionError) as info:
+            write_atomic(tmp_path / 'ro' / 'x.json', '{}')
+    finally:
+        os.chmod(tmp_path / 'ro', 0o700)
+    assert info.value.filename == str(tmp_path / 'ro')

@@ -27,11 +27,14 @@ EXIF orientation applied) and DICOM; multi-frame files use their first frame (th
 says so). A truncated or corrupt file is refused, reported and skipped.
 
 Exit status: 0 every image predicted with status ok; 3 every image predicted, some with
-status review or rejected; 1 some images could not be read (the others are written);
-2 nothing done (bad arguments, config or checkpoint, no supported image).
+status review or rejected; 1 some images could not be read or their outputs not written
+(the others are written); 2 nothing done (bad arguments, config or checkpoint, no
+supported image). A run that writes nothing leaves no output folder behind.
 
 Example:
-    python tools/infer.py data/synthetic/images/0050.png CONFIG work_dirs/demo/best_MRE.pth \
+    python tools/infer.py data/synthetic/images/0050.png \\
+        configs/synthetic/td-hm_hrnetv2-w18-small_1xb8-30e_synthetic-192x160.py \\
+        work_dirs/demo/best_MRE.pth \\
         --out-dir demo_out
 """
 import argparse
@@ -170,10 +173,9 @@ def main(argv=None):
     created = prepare_out_dir(args.out_dir)
     try:
         return predict_all(args, inputs)
-    except BaseException:
-        if created and not os.listdir(args.out_dir):    # leave no empty folder behind
-            shutil.rmtree(args.out_dir, ignore_errors=True)
-        raise
+    finally:
+        if created:                                      # leave no empty folder behind
+            remove_if_empty(args.out_dir)
 
 
 def predict_all(args, inputs):
@@ -209,10 +211,15 @@ def predict_all(args, inputs):
             overlay = draw_overlay(image, kpts, predictor.names, predictor.measurement_lines,
                                    scores, flagged)
             outputs[target + '.overlay.png'] = cv2.imencode('.png', overlay)[1].tobytes()
-        for out, data in outputs.items():
+        for out in outputs:
             if osp.realpath(out) in protected:           # never reachable by the naming,
                 raise UsageError(f'{out}: would overwrite an input')   # but never allowed
-            write_atomic(out, data)
+        try:
+            write_outputs(outputs)
+        except OSError as err:           # this image only: the others are still written
+            failures.append(f'{err.filename or path}: cannot write ({err.strerror or err})')
+            tqdm.write(f'skipped: {failures[-1]}', file=sys.stderr)
+            continue
         statuses.append(result['status'])
         if result['status'] != 'rejected':
             rows.append(dict(result, image=rel))
@@ -224,10 +231,31 @@ def predict_all(args, inputs):
     print(f'{len(statuses)} image(s) written to {args.out_dir}: '
           f'{len(statuses) - gated} ok, {statuses.count("review")} review, '
           f'{statuses.count("rejected")} rejected'
-          + (f'; {len(failures)} skipped (unreadable)' if failures else ''))
+          + (f'; {len(failures)} skipped (unreadable or not writable)' if failures else ''))
     if failures:
         return EXIT_SKIPPED
     return EXIT_GATED if gated else EXIT_OK
+
+
+def write_outputs(outputs):
+    """Write one image's ``{path: data}`` all or nothing: on an error the files already
+    written for this image are removed, so no image is left half-written."""
+    from mmceph.utils.atomic import write_atomic
+    done = []
+    try:
+        for out, data in outputs.items():
+            write_atomic(out, data)
+            done.append(out)
+    except BaseException:
+        for out in done:
+            os.unlink(out)
+        raise
+
+
+def remove_if_empty(folder):
+    """Remove ``folder`` when it holds no file at any depth (a run that wrote nothing)."""
+    if all(not files for _, _, files in os.walk(folder)):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _landmarks_csv(rows):

@@ -38,7 +38,10 @@ else
     "$PY" -m venv "$VENV"
   fi
   PIP="$VENV/bin/python -m pip --no-input"
-  PIPI="$PIP install -c $CONSTRAINTS"
+  # --no-warn-conflicts: pip would print a red "ERROR: ... mmpose requires chumpy" after
+  # successful steps (mmpose goes in without chumpy on purpose); `pip check` after step 6
+  # fails the install on any other broken dependency instead.
+  PIPI="$PIP install --no-warn-conflicts -c $CONSTRAINTS"
   step "1/6 build tools and numpy"
   $PIPI -q "pip>=24" $(rest_pins | grep -E '^(setuptools|wheel|ninja|cython|numpy)')
   step "2/6 torch + torchvision (large download on first install)"
@@ -70,6 +73,12 @@ else
   $PIPI -q --no-deps "$(pin mmpose)"
   step "6/6 xtcocotools compiled against the installed numpy"
   $PIPI -q --no-build-isolation --no-binary xtcocotools "$(pin xtcocotools)"
+  broken=$($PIP check 2>&1 | grep -vE '^mmpose [^ ]+ requires chumpy, which is not installed' |
+           grep -v '^No broken requirements' || true)
+  if [ -n "$broken" ]; then
+    printf '[mmceph install] broken dependencies:\n%s\n' "$broken" >&2
+    exit 1
+  fi
   echo "$want" > "$STAMP"
 fi
 
@@ -78,4 +87,10 @@ step "installing mmceph (regular install, ships .mim/ for mim)"
 rm -rf build mmceph.egg-info
 "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation --force-reinstall .
 rm -rf build mmceph.egg-info
+# `mim` itself imports pkg_resources, whose deprecation notice would open every `mim train`
+# like a failure; a .pth line (run at interpreter start-up) filters that one message in this
+# venv. Our own tools filter it in mmceph/utils/cli.py for any other environment.
+site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+echo "import warnings; warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)" \
+  > "$site/mmceph_quiet_pkg_resources.pth"
 step "ready: $VENV"

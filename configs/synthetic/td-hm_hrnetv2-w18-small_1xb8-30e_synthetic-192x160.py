@@ -16,8 +16,10 @@ param_scheduler = [
          eta_min=1e-5, by_epoch=True)]
 auto_scale_lr = dict(base_batch_size=8)
 
-codec = dict(type='MSRAHeatmap', input_size=input_size,
-             heatmap_size=(input_size[0] // 4, input_size[1] // 4), sigma=2, unbiased=True)
+# The recipes' codec (not MMPose's MSRAHeatmap): the torch-free ONNX runtime decodes
+# CompensatedHeatmap only, so the demo model can be exported (make demo does).
+codec = dict(type='CompensatedHeatmap', input_size=input_size,
+             heatmap_size=(input_size[0] // 4, input_size[1] // 4), sigma=2)
 
 model = dict(
     type='CephalometricEstimator',  # TopdownPoseEstimator + site offsets (tools/adapt.py)

@@ -48,7 +48,7 @@ def load_fitting_checkpoint(model: torch.nn.Module, path: str, num_keypoints: in
     check_checkpoint_file(path)
     try:
         ckpt = _load_checkpoint(path, map_location='cpu')
-    except Exception as err:  # noqa: B902 - torch raises many types for a bad file
+    except Exception as err:  # blind except: torch raises many types for a bad file
         first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
         raise CheckpointError(f'{path}: cannot be loaded as a PyTorch checkpoint ({first})') \
             from None

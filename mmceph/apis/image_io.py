@@ -210,7 +210,7 @@ def _read_dicom(path, max_pixels):
     _too_many(path, cols, rows, max_pixels)
     try:
         pixels = ds.pixel_array
-    except Exception as err:  # noqa: B902 - missing pixel data, unsupported transfer syntax...
+    except Exception as err:  # blind except: missing pixel data, unsupported transfer syntax...
         raise ImageReadError(f'{path}: not a readable DICOM file ({str(err)[:120]})') from None
     if frames > 1:
         pixels = pixels[0]
@@ -232,7 +232,7 @@ def _read_dicom(path, max_pixels):
                 raise ValueError
             image.spacing = check_spacing((row_col[1], row_col[0]), f'DICOM {tag}')
             image.spacing_source = f'DICOM {tag}'
-        except Exception:             # noqa: B902 - one value, text, out of range...
+        except Exception:             # blind except: one value, text, out of range...
             lo, hi = SPACING_RANGE_MM
             image.spacing_error = (f'DICOM {tag} {shown} is not two numbers of mm per pixel '
                                    f'between {lo:g} and {hi:g}')

@@ -5,6 +5,7 @@ The folder (written by ``tools/deployment/export_onnx.py``) holds ``global.onnx`
 normalisation (mean, std, channel order), box padding, codec settings, the cascade's
 prediction settings, the ROI prior, the landmark names and the default pixel spacing.
 """
+import hashlib
 import json
 import os.path as osp
 from typing import Optional
@@ -15,6 +16,7 @@ from ..apis.predictor_base import PredictorBase
 from ..core.cascade import Refiner, refine_landmarks
 from ..core.heatmap_decode import CompensatedHeatmapDecoder
 from ..core.warp import crop, crop_to_image, topdown_box
+from ..utils.cli import UsageError
 
 EXPORT_META = 'mmceph_export.json'
 FORMAT_VERSION = 1
@@ -31,6 +33,32 @@ def load_export_meta(folder: str) -> dict:
         raise ValueError(f'{path}: format_version {meta.get("format_version")!r}, this mmceph '
                          f'reads {FORMAT_VERSION}')
     return meta
+
+
+class ExportIntegrityError(UsageError):
+    """An exported model file truncated or altered since the export (a tool's one-line
+    error: it is bad input, not a bug)."""
+
+
+def checked_model_file(folder: str, meta: dict, name: str) -> str:
+    """The path of ``name`` in ``folder``, after checking the SHA-256 the export recorded
+    (``files_sha256``): a damaged file is refused in one line naming it, before ONNX
+    Runtime reads it (which would fail deep inside, or load a different network)."""
+    path = osp.join(folder, name)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path}: missing from the exported model folder '
+                                '(export it again with tools/deployment/export_onnx.py)')
+    want = (meta.get('files_sha256') or {}).get(name)
+    if want is not None:
+        h = hashlib.sha256()
+        with open(path, 'rb') as f:
+            for block in iter(lambda: f.read(1 << 20), b''):
+                h.update(block)
+        if h.hexdigest() != want:
+            raise ExportIntegrityError(
+                f'{path}: SHA-256 differs from the one recorded at export in {EXPORT_META} '
+                '(truncated or altered; export it again with tools/deployment/export_onnx.py)')
+    return path
 
 
 class Normaliser:
@@ -54,11 +82,23 @@ class OnnxNetwork:
 
     def __init__(self, path: str, normalise: Normaliser, threads: Optional[int] = None):
         import onnxruntime as ort
+        from onnxruntime.capi.onnxruntime_pybind11_state import (
+            Fail,
+            InvalidGraph,
+            InvalidProtobuf,
+            NoSuchFile,
+        )
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = int(threads)
             options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+        try:
+            self.session = ort.InferenceSession(path, options,
+                                                providers=['CPUExecutionProvider'])
+        except (Fail, InvalidGraph, InvalidProtobuf, NoSuchFile) as err:  # unhashed exports
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise ExportIntegrityError(f'{path}: ONNX Runtime cannot load it ({first[:200]})'
+                                       ) from None
         self.input = self.session.get_inputs()[0].name
         self.normalise = normalise
 
@@ -85,14 +125,14 @@ class OnnxLandmarkPredictor(PredictorBase):
         self.input_size = tuple(g['input_size'])
         self.padding = float(g['bbox_padding'])
         norm = Normaliser(**meta['normalisation'])
-        self.network = OnnxNetwork(osp.join(folder, g['file']), norm, threads)
+        self.network = OnnxNetwork(checked_model_file(folder, meta, g['file']), norm, threads)
         self.decoder = CompensatedHeatmapDecoder(**g['codec'])
         self.site_offsets = np.asarray(g.get('site_offsets') or [], np.float32).reshape(-1, 2)
         cascade = meta.get('cascade')
         self.cascade = cascade
         self.refiners = [
             Refiner(float(r['patch_fraction']), tuple(r['patch_size']),
-                    OnnxNetwork(osp.join(folder, r['file']), norm, threads),
+                    OnnxNetwork(checked_model_file(folder, meta, r['file']), norm, threads),
                     CompensatedHeatmapDecoder(**r['codec']))
             for r in (cascade or {}).get('refiners', [])]
 

@@ -19,7 +19,10 @@ def write_atomic(path: Union[str, os.PathLike], data: Union[bytes, str],
         data = data.encode(encoding)
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path), suffix='.part', dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path), suffix='.part', dir=folder)
+    except OSError as err:                 # a folder we cannot write to: name it, not our file
+        raise type(err)(err.errno, err.strerror, folder) from None
     try:
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
@@ -28,7 +31,10 @@ def write_atomic(path: Union[str, os.PathLike], data: Union[bytes, str],
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)      # mkstemp makes 0600; outputs are ordinary files
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as err:             # name the path in the way, not our temporary file
+            raise type(err)(err.errno, err.strerror, path) from None
     except BaseException:
         if osp.exists(tmp):
             os.unlink(tmp)

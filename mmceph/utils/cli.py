@@ -7,9 +7,14 @@ not listed here is a bug and keeps its traceback.
 """
 import re
 import sys
+import warnings
 from typing import Callable, Optional, Sequence
 
 USAGE_ERROR = 2
+# MMEngine and openmim import pkg_resources, whose deprecation notice (a UserWarning since
+# setuptools 80.9) reads like a failure on every run; it is theirs to fix, not the user's.
+# Filtered here, where every tool gets its error handling, before those imports happen.
+warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)
 
 
 class UsageError(ValueError):
@@ -49,7 +54,7 @@ def guarded_main(main: Callable[[Optional[Sequence[str]]], Optional[int]],
     args = sys.argv[1:] if argv is None else list(argv)
     try:
         return main(argv) or 0
-    except Exception as err:  # noqa: B902 - filtered just below
+    except Exception as err:  # blind except: filtered just below
         if '--debug' in args or not (isinstance(err, _ordinary()) or is_registry_miss(err)):
             raise
         print(f'error: {_message(err).strip(chr(34) + chr(39))} '

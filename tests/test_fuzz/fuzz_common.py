@@ -184,7 +184,7 @@ def worker_main():
                 else:
                     raise ValueError(f'unknown job {job!r}')
             answer = dict(status='ok', result=result)
-        except BaseException as err:          # noqa: B902 - report everything to the parent
+        except BaseException as err:          # blind except: report everything to the parent
             kind = ('ConversionError' if isinstance(err, ConversionError) else
                     'ImageReadError' if isinstance(err, image_io.ImageReadError) else
                     type(err).__name__)

@@ -54,7 +54,7 @@ def test_retrained_row_and_second_reference(demo_model, tmp_path):
               REPO)
     rows = table(out)
     assert len(rows) == 6, out[-3000:]
-    trained = rows['MSRAHeatmap (trained with)']
+    trained = rows['CompensatedHeatmap (trained with)']
     udp = rows['UDPHeatmap, own grid']
     assert rows['again, retrained with it (UDPHeatmap)'][:3] == udp[:3]
     assert udp[0] != trained[0]                                # another grid: another result

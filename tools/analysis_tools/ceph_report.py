@@ -2,7 +2,7 @@
 
 Usage::
 
-    python tools/analysis_tools/ceph_report.py work_dirs/x/test.predictions.json \
+    python tools/analysis_tools/ceph_report.py work_dirs/x/test.predictions.json \\
         --out-dir work_dirs/x/report
 
 Writes per_landmark.md/.csv (n, MRE, SD, SDR per landmark and overall), error_boxplot.png,
@@ -15,6 +15,7 @@ landmarks missing in the ground truth (null) are left out, never counted as zero
 import argparse
 import csv
 import json
+import math
 import os
 import os.path as osp
 import sys
@@ -55,19 +56,45 @@ def load_dump(path):
         raise bad('"images" must be a non-empty list')
     k = len(names)
     for i, img in enumerate(images):
+        if not isinstance(img, dict):
+            raise bad(f'images[{i}] is not an object')
+        where = f'images[{i}]'
+        which = f' (image {image_label(img)})'
         for key in ('pred', 'gt', 'error'):
-            if not isinstance(img, dict) or not isinstance(img.get(key), list) \
-                    or len(img[key]) != k:
-                raise bad(f'images[{i}]["{key}"] must be a list of {k} entries')
+            if not isinstance(img.get(key), list) or len(img[key]) != k:
+                raise bad(f'{where}["{key}"]{which} must be a list of {k} entries')
+        for key, nullable in (('pred', False), ('gt', True)):
+            for j, point in enumerate(img[key]):
+                if not (nullable and point is None) and not (
+                        isinstance(point, list) and len(point) == 2
+                        and all(is_number(v) for v in point)):
+                    raise bad(f'{where}["{key}"][{j}]{which} must be [x, y] (finite numbers)'
+                              + (' or null' if nullable else '') + f', not {point!r:.40}')
+        for j, e in enumerate(img['error']):
+            if e is not None and not (is_number(e) and e >= 0):
+                raise bad(f'{where}["error"][{j}]{which} must be a number >= 0 or null, '
+                          f'not {e!r:.40}')
         sp = img.get('pixel_spacing')
-        if sp is not None and not isinstance(sp, (int, float)) and (
-                not isinstance(sp, list) or len(sp) != 2):
-            raise bad(f'images[{i}]["pixel_spacing"] must be [sx, sy] or null')
+        values = sp if isinstance(sp, list) else [sp]
+        if sp is not None and (len(values) not in (1, 2) or not all(
+                is_number(v) and v > 0 for v in values)):
+            raise bad(f'{where}["pixel_spacing"]{which} must be a positive number, '
+                      f'[sx, sy] of positive numbers or null, not {sp!r:.40}')
     radii = dump.setdefault('radii', [2.0, 2.5, 3.0, 4.0])
     if not isinstance(radii, list) or not radii or not all(
             isinstance(r, (int, float)) and r > 0 for r in radii):
         raise bad('"radii" must be a non-empty list of positive numbers')
     return dump
+
+
+def is_number(v):
+    """A finite JSON number (``true``/``false`` are not numbers here)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def image_label(img):
+    """How an error names the image: its path, else its id."""
+    return img.get('img_path') or f'id {img.get("img_id")!r}'
 
 
 def error_matrix(dump):
@@ -116,7 +143,7 @@ def clinical_summary(dump, default_spacing=None):
             continue
         sp = img.get('pixel_spacing') or default_spacing
         if sp is None:
-            return None, (f'image {img.get("img_id")} has no pixel_spacing '
+            return None, (f'image {image_label(img)} has no pixel_spacing '
                           '(pass --pixel-spacing)')
         preds.append([img['pred'][k] for k in isbi])
         gts.append([img['gt'][k] for k in isbi])

@@ -20,8 +20,8 @@ Every row is scored against the config's test annotation and, with ``--also-agai
 NAME=ANN.json``, against other annotations of the same images (e.g. the mean of both
 ISBI annotators).
 
-    python tools/analysis_tools/codec_on_real_heatmaps.py CONFIG CHECKPOINT \
-        --retrained UDPHeatmap=work_dirs/isbi_s2d-48e-UDP \
+    python tools/analysis_tools/codec_on_real_heatmaps.py CONFIG CHECKPOINT \\
+        --retrained UDPHeatmap=work_dirs/isbi_s2d-48e-UDP \\
         --also-against mean=data/isbi2015_mean/annotations/test1.json
 """
 import argparse

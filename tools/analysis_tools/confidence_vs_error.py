@@ -13,7 +13,7 @@ status ``LandmarkPredictor`` gives each.
 
 Example (ISBI Test1, senior reference):
     python tools/test.py CONFIG CKPT --dump work_dirs/x/test1
-    python tools/analysis_tools/confidence_vs_error.py --dump work_dirs/x/test1.predictions.json \
+    python tools/analysis_tools/confidence_vs_error.py --dump work_dirs/x/test1.predictions.json \\
         --config CONFIG --checkpoint CKPT --images data/isbi2015/raw/RawImage/Test1Data/15[1-5].jpg
 """
 import argparse

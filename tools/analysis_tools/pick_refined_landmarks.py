@@ -13,7 +13,7 @@ two runs' predictions is exactly what ``refine_only`` predicts; the last line is
 Selection uses the config's test split (ISBI: Test1, as the recipes' checkpoint
 selection does); say so wherever its figure is reported.
 
-    python tools/analysis_tools/pick_refined_landmarks.py CONFIG CHECKPOINT --budget 3.0 \
+    python tools/analysis_tools/pick_refined_landmarks.py CONFIG CHECKPOINT --budget 3.0 \\
         --cfg-options model.test_shifts="[[0,0]]"      # one patch per landmark
 """
 import argparse

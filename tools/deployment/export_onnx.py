@@ -9,7 +9,10 @@ Writes into OUT_DIR:
                        normalisation (mean, std, channel order), the box padding, the codec
                        settings (CompensatedHeatmap), the cascade's prediction settings,
                        the site offsets (tools/adapt.py), the ROI prior, the landmark
-                       names and the default pixel spacing.
+                       names and the default pixel spacing, and each .onnx file's SHA-256
+                       (the runtime refuses a truncated, altered or missing file).
+The folder is assembled next to OUT_DIR and moved into place when complete: a failed
+export leaves no folder and no partial file behind.
 Pre-processing, decoding and the cascade's patch logic are not in the graphs: the runtime
 runs the PyTorch pipeline's own numpy code for them (mmceph.core). After writing, each
 network is run once in ONNX Runtime and in PyTorch on the same input and the largest
@@ -25,7 +28,9 @@ import hashlib
 import json
 import os
 import os.path as osp
+import shutil
 import sys
+import tempfile
 
 OPSET = 17
 PIPELINE_STEPS = ('LoadCephalogram', 'LoadImage', 'KeepFullImage', 'ApplyRoiPrior',
@@ -131,7 +136,6 @@ def main(argv=None):
     channels = int(pre.mean.numel()) if getattr(pre, 'mean', None) is not None else 3
     normalisation = dict(mean=pre.mean.flatten().tolist(), std=pre.std.flatten().tolist(),
                          bgr_to_rgb=bool(getattr(pre, '_channel_conversion', False)))
-    os.makedirs(args.out_dir, exist_ok=True)
     meta = dict(format_version=FORMAT_VERSION, opset=args.opset,
                 source=dict(config=osp.basename(args.config),
                             checkpoint=osp.basename(args.checkpoint),
@@ -158,19 +162,45 @@ def main(argv=None):
                                test_scales=model.test_scales.tolist(),
                                test_reduce=model.test_reduce, max_shift=model.max_shift,
                                refine_only=model.refine_only)
-    for name, net, shape in nets:
-        path = osp.join(args.out_dir, name)
-        export_net(net, shape, path + '.part', args.opset)
-        os.replace(path + '.part', path)
-        line = f'{path}: opset {args.opset}, input {shape[1:]}'
-        if not args.no_verify:
-            diff, scale = verify(net, path, shape)
-            line += f', max |heatmap difference| vs PyTorch {diff:.2e} (heatmap max {scale:.2f})'
-        print(line)
-    write_atomic(osp.join(args.out_dir, EXPORT_META), json.dumps(meta, indent=1))
+    if osp.exists(args.out_dir) and not osp.isdir(args.out_dir):
+        raise UsageError(f'{args.out_dir}: exists and is not a folder')
+    parent = osp.dirname(osp.abspath(args.out_dir))
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f'.{osp.basename(osp.abspath(args.out_dir))}.',
+                               suffix='.part', dir=parent)
+    try:
+        files = {}
+        for name, net, shape in nets:
+            path = osp.join(staging, name)
+            export_net(net, shape, path, args.opset)
+            files[name] = sha256(path)
+            line = f'{osp.join(args.out_dir, name)}: opset {args.opset}, input {shape[1:]}'
+            if not args.no_verify:
+                diff, scale = verify(net, path, shape)
+                line += (f', max |heatmap difference| vs PyTorch {diff:.2e} '
+                         f'(heatmap max {scale:.2f})')
+            print(line)
+        meta['files_sha256'] = files
+        write_atomic(osp.join(staging, EXPORT_META), json.dumps(meta, indent=1))
+        publish(staging, args.out_dir, [name for name, _, _ in nets] + [EXPORT_META])
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     print(f'{osp.join(args.out_dir, EXPORT_META)}: {len(predictor.names)} landmarks, '
           f'{len(nets) - 1} refiner(s)')
     return 0
+
+
+def publish(staging, out_dir, names):
+    """Move the complete export into ``out_dir``: the whole folder when it is new, else
+    file by file with the JSON (which names the files and their hashes) last."""
+    if not osp.exists(out_dir):
+        os.replace(staging, out_dir)
+        return
+    for name in names:
+        try:
+            os.replace(osp.join(staging, name), osp.join(out_dir, name))
+        except OSError as err:              # name the path in the way, not the staging file
+            raise type(err)(err.errno, err.strerror, osp.join(out_dir, name)) from None
 
 
 if __name__ == '__main__':

@@ -7,8 +7,14 @@ import numpy as np
 import pytest
 
 from data_converters.synthetic import MEAN_SHAPE
-from mmceph.apis.overlay import (LINE, STATUS_STYLE, LayoutError, draw_overlay, label_boxes,
-                                 label_texts)
+from mmceph.apis.overlay import (
+    LINE,
+    STATUS_STYLE,
+    LayoutError,
+    draw_overlay,
+    label_boxes,
+    label_texts,
+)
 from mmceph.apis.predictor_base import describe_landmarks
 from mmceph.metainfo.isbi2015 import KEYPOINTS
 

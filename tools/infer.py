@@ -23,7 +23,8 @@ measurement is given). See README "Inference you can trust".
 
 Spacing: --pixel-spacing, else the file's own (DICOM PixelSpacing / ImagerPixelSpacing;
 a file whose own spacing is invalid needs --pixel-spacing), else the training set's
-single spacing, else pixels only. Inputs: BMP/PNG/JPEG/TIFF (8/16-bit, grey or colour,
+single spacing (assumed: the status becomes review and says so), else pixels only. The
+JSON's fields: docs/inference_json.md. Inputs: BMP/PNG/JPEG/TIFF (8/16-bit, grey or colour,
 EXIF orientation applied) and DICOM; multi-frame files use their first frame (the JSON
 says so). A truncated or corrupt file is refused, reported and skipped.
 

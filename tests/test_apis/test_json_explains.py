@@ -136,3 +136,24 @@ def test_provenance_schema_and_coordinate_system(predicted):
     cs = result['coordinate_system']
     assert 'top-left pixel' in cs['origin'] and cs['x_axis'].startswith('to the right')
     assert cs['y_axis'].startswith('down') and cs['image'] == result['coordinate_frame']
+
+
+def test_onnx_provenance_hashes_every_file_the_predictor_loads(tmp_path):
+    """The export is identified by the digests of the files that make its predictions,
+    and by the checkpoint digest its metadata recorded at export."""
+    import onnxruntime
+
+    from mmceph.runtime.onnx_predictor import EXPORT_META, _provenance
+    meta = dict(source=dict(config='a.py', checkpoint='b.pth', checkpoint_sha256='c' * 64),
+                **{'global': dict(file='global.onnx')},
+                cascade=dict(refiners=[dict(file='refiner0.onnx')]))
+    files = {EXPORT_META: json.dumps(meta).encode(), 'global.onnx': b'g', 'refiner0.onnx': b'r',
+             'notes.txt': b'not loaded'}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    prov = _provenance(str(tmp_path), meta)
+    assert prov['backend'] == dict(name='onnxruntime', onnxruntime=onnxruntime.__version__,
+                                   device='cpu')
+    assert prov['checkpoint'] == dict(path='b.pth', sha256='c' * 64) and prov['config'] == 'a.py'
+    assert prov['export']['sha256'] == {n: hashlib.sha256(d).hexdigest()
+                                        for n, d in files.items() if n != 'notes.txt'}

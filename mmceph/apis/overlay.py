@@ -227,7 +227,8 @@ def draw_overlay(image: np.ndarray, result: dict, keypoints=None) -> np.ndarray:
     panel = _panel(result, names, s, thick, h)
     banner = _banner(result, w + panel.shape[1], s, thick)
     top = banner.shape[0]
-    canvas = np.full((top + max(h, panel.shape[0]), w + panel.shape[1], 3), PANEL_BG, np.uint8)
+    canvas = np.empty((top + max(h, panel.shape[0]), w + panel.shape[1], 3), np.uint8)
+    canvas[:] = PANEL_BG
     canvas[:top] = banner
     canvas[top:top + h, :w] = img
     canvas[top:top + panel.shape[0], w:] = panel
@@ -265,19 +266,26 @@ def _draw_labels(img, kpts, names, flagged, s, thick, radius, obstacles):
              colour, thick)
 
 
-def _text_block(lines, width_px, scale, thick, bg, fg, margin):
-    """Rows of (text, colour or None) wrapped to ``width_px``, on ``bg``."""
+def _wrap(lines, width_px, scale, thick, margin):
+    """(rows of (text, colour or None), row step px, block height px) of ``lines``
+    wrapped to ``width_px``."""
     cw = _text_size('x' * 20, scale, thick)[0] / 20
     chars = max(10, int((width_px - 2 * margin) / cw))
-    rows = []
-    for text, colour in lines:
-        for part in textwrap.wrap(_ascii(text), chars, subsequent_indent='   ') or ['']:
-            rows.append((part, colour or fg))
+    rows = [(part, colour) for text, colour in lines
+            for part in textwrap.wrap(_ascii(text), chars, subsequent_indent='   ') or ['']]
     _, th, base = _text_size('Ag', scale, thick)
     step = int(round((th + base) * 1.35))
-    block = np.full((2 * margin + step * len(rows), int(width_px), 3), bg, np.uint8)
+    return rows, step, 2 * margin + step * len(rows)
+
+
+def _text_block(lines, width_px, scale, thick, bg, fg, margin):
+    """Rows of (text, colour or None) wrapped to ``width_px``, on ``bg``."""
+    rows, step, height = _wrap(lines, width_px, scale, thick, margin)
+    block = np.empty((height, int(width_px), 3), np.uint8)
+    block[:] = bg                                 # np.full with a colour tuple is slow
+    th = _text_size('Ag', scale, thick)[1]
     for i, (text, colour) in enumerate(rows):
-        _put(block, text, (margin, margin + step * i + th), scale, colour, thick)
+        _put(block, text, (margin, margin + step * i + th), scale, colour or fg, thick)
     return block
 
 
@@ -297,14 +305,13 @@ def _panel(result, names, s, thick, height=None):
     """The measurement table, spacing, landmark legend and colour key; its font shrinks
     (to a floor) until it is no taller than ``height``, the image's."""
     lines = _panel_lines(result, names)
+    margin = max(4, int(12 * s))
     scale = max(0.4, 0.7 * s)
     while True:
-        cw = _text_size('x' * 20, scale, thick)[0] / 20
-        margin = max(4, int(12 * s))
-        panel = _text_block(lines, PANEL_CHARS * cw + 2 * margin, scale, thick, PANEL_BG,
-                            PANEL_FG, margin)
-        if height is None or panel.shape[0] <= height or scale <= 0.4:
-            return panel
+        width = PANEL_CHARS * _text_size('x' * 20, scale, thick)[0] / 20 + 2 * margin
+        if height is None or scale <= 0.4 or \
+                _wrap(lines, width, scale, thick, margin)[2] <= height:
+            return _text_block(lines, width, scale, thick, PANEL_BG, PANEL_FG, margin)
         scale = max(0.4, scale * 0.92)
 
 

@@ -116,6 +116,64 @@ def applicable_measurements(names: Sequence[str]) -> tuple:
     them when it holds the 19 ISBI landmarks by name (:func:`isbi_indices`), else none."""
     return MEASUREMENTS if isbi_indices(names) is not None else ()
 
+
+# What each measurement is, for a reader of inference results: full name, definition (the
+# landmarks and lines ``measure`` uses, 1-based L numbers as in the module docstring), what
+# it tells, and how it depends on the pixel spacing ('length': the value scales with it;
+# 'aspect ratio': angles and ratios depend only on sx/sy, not on the spacing itself).
+# Names follow the ISBI 2015 challenge (Wang et al., MedIA 2016); where the challenge's
+# label differs from what a clinician reads it as (FMA, MW), the name says what is computed.
+DESCRIPTIONS = {
+    'SNA': dict(full_name='SNA angle (sella-nasion-A point)',
+                definition='angle at N (L2) between N-S (L2->L1) and N-A (L2->L5)',
+                about='sagittal position of the maxilla relative to the cranial base'),
+    'SNB': dict(full_name='SNB angle (sella-nasion-B point)',
+                definition='angle at N (L2) between N-S (L2->L1) and N-B (L2->L6)',
+                about='sagittal position of the mandible relative to the cranial base'),
+    'ANB': dict(full_name='ANB angle (A point-nasion-B point)',
+                definition='SNA - SNB: the angle at N (L2) from N-B to N-A, positive when A '
+                           'lies in front of B',
+                about='sagittal relation of maxilla to mandible (skeletal class)'),
+    'ODI': dict(full_name='Overbite Depth Indicator (ODI)',
+                definition='angle between the mandibular plane Me-Go (L8->L10) and the A-B '
+                           'line (L6->L5), plus the angle between Frankfort horizontal Po-Or '
+                           '(L4->L3) and the palatal plane PNS-ANS (L17->L18), the latter '
+                           'negative when the palatal plane rises anteriorly',
+                about='vertical jaw relation: tendency to deep bite (high) or open bite (low)'),
+    'APDI': dict(full_name='Anteroposterior Dysplasia Indicator (APDI)',
+                 definition='angle between Frankfort horizontal Or-Po (L3->L4) and the facial '
+                            'plane N-Pog (L2->L7), plus the angle between the facial plane '
+                            'and the A-B line (L5->L6), negative when B lies behind the line '
+                            'through A parallel to N-Pog, plus the signed palatal plane angle '
+                            'of ODI',
+                 about='sagittal jaw relation: Class II tendency (low) or Class III (high)'),
+    'FHI': dict(full_name='Facial Height Index (FHI)',
+                definition='posterior face height S-Go (L1-L10) divided by anterior face '
+                           'height N-Me (L2-L8)',
+                about='vertical facial proportion: short face (high) or long face (low)'),
+    'FMA': dict(full_name='SN-mandibular plane angle (S-N to Go-Gn; labelled "FMA" in the '
+                          'ISBI 2015 challenge)',
+                definition='angle between S-N (L1->L2) and the mandibular plane Go-Gn '
+                           '(L10->L9); not the Frankfort-mandibular plane angle, which '
+                           'would use Po-Or instead of S-N',
+                about='steepness of the mandibular plane: high angle (hyperdivergent) or '
+                      'low angle (hypodivergent)'),
+    'MW': dict(full_name='incisal distance (labelled "MW", modified Wits appraisal, in the '
+                         'ISBI 2015 challenge)',
+               definition='distance between the lower (L11) and upper (L12) incisal '
+                          'incision, negative when the upper incision lies behind the '
+                          'lower one (x(L12) < x(L11))',
+               about='horizontal incisor relation: overjet, edge-to-edge or cross bite'),
+}
+for _name, _d in DESCRIPTIONS.items():
+    _d['spacing_dependence'] = 'length' if UNITS[_name] == 'mm' else 'aspect ratio'
+
+
+def normal_range(name):
+    """[low, high] of class 1 (normal): the challenge's thresholds, MW 2..4.5 mm."""
+    return [2.0, 4.5] if name == 'MW' else list(THRESHOLDS[name][:2])
+
+
 def _check_landmarks(landmarks):
     p = np.asarray(landmarks, dtype=float)
     if p.ndim not in (2, 3) or p.shape[-2:] != (NUM_LANDMARKS, 2):

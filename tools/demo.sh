@@ -28,7 +28,7 @@ python tools/analysis_tools/mean_shape_baseline.py data/synthetic --split test
 
 say "5/7 inference on one test image: tools/infer.py -> demo_out/"
 image=data/synthetic/$(python -c "import json;print(json.load(open('data/synthetic/annotations/test.json'))['images'][0]['file_name'])")
-python tools/infer.py "$image" "$CONFIG" "$WORK/best_MRE.pth" --out-dir demo_out
+python tools/infer.py "$image" "$CONFIG" "$WORK/best_MRE.pth" --out-dir demo_out --pixel-spacing 0.1
 ls -l demo_out
 
 say "6/7 export for the torch-free runtime: tools/deployment/export_onnx.py -> work_dirs/demo_export"

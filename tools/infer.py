@@ -8,8 +8,10 @@ input folder with --recursive):
                            images that pass the quality gate); the spacing and where it
                            came from; the coordinate frame (EXIF orientation) and the
                            frame used.
-  NAME.EXT.overlay.png     the image with the landmarks (orange: flagged) (not with
-                           --no-overlay)
+  NAME.EXT.overlay.png     the image under a status banner (red: rejected, no lines),
+                           labelled landmarks (orange: flagged), the measurement lines,
+                           a scale bar, and a panel with the measurement table and
+                           legend (not with --no-overlay)
 and for a folder mmceph_landmarks.csv / mmceph_measurements.csv (only images that
 passed: status ok or review). The full input name is kept (x.png and x.jpg do not
 collide), no input file is ever written to, and files named *.landmarks.json or
@@ -22,7 +24,8 @@ measurement is given). See README "Inference you can trust".
 
 Spacing: --pixel-spacing, else the file's own (DICOM PixelSpacing / ImagerPixelSpacing;
 a file whose own spacing is invalid needs --pixel-spacing), else the training set's
-single spacing, else pixels only. Inputs: BMP/PNG/JPEG/TIFF (8/16-bit, grey or colour,
+single spacing (assumed: the status becomes review and says so), else pixels only. The
+JSON's fields: docs/inference_json.md. Inputs: BMP/PNG/JPEG/TIFF (8/16-bit, grey or colour,
 EXIF orientation applied) and DICOM; multi-frame files use their first frame (the JSON
 says so). A truncated or corrupt file is refused, reported and skipped.
 
@@ -206,10 +209,7 @@ def predict_all(args, inputs):
         target = osp.join(args.out_dir, rel)
         outputs = {target + '.landmarks.json': json.dumps(result, indent=1, allow_nan=False)}
         if not args.no_overlay and len(kpts):
-            scores = [lm['confidence'] for lm in result['landmarks']]
-            flagged = [bool(lm['flags']) for lm in result['landmarks']]
-            overlay = draw_overlay(image, kpts, predictor.names, predictor.measurement_lines,
-                                   scores, flagged)
+            overlay = draw_overlay(image, result, kpts)     # status banner, table, legend
             outputs[target + '.overlay.png'] = cv2.imencode('.png', overlay)[1].tobytes()
         for out in outputs:
             if osp.realpath(out) in protected:           # never reachable by the naming,
@@ -277,7 +277,7 @@ def _measurements_csv(rows):
     w.writerow(['image', 'measurement', 'value', 'unit', 'class', 'meaning'])
     for r in rows:
         for name, m in (r.get('measurements') or {}).items():
-            w.writerow([r['image'], name, m['value'], r['measurement_units'][name], m['class'],
+            w.writerow([r['image'], name, m['value'], m['unit'], m['class'],
                         m['meaning']])
     return f.getvalue()
 

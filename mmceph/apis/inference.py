@@ -44,6 +44,7 @@ class LandmarkPredictor(PredictorBase):
         self.site_adaptation = (meta.get('site_adaptation') or dict(
             method='unknown: offsets in the weights, no record in the checkpoint')
         ) if adapted else None
+        self.provenance = _provenance(config, checkpoint, device)
 
     def _landmarks(self, pixels, bbox):
         """(K, 2) keypoints and (K,) scores in [0, 1]; the raw pixels go in, and
@@ -52,6 +53,22 @@ class LandmarkPredictor(PredictorBase):
         kpts = np.asarray(sample.pred_instances.keypoints[0], float)
         scores = np.asarray(sample.pred_instances.keypoint_scores[0], float)
         return kpts, np.clip(np.nan_to_num(scores), 0.0, 1.0)
+
+
+def _provenance(config, checkpoint, device):
+    """Config, checkpoint digest (once per predictor, not per image) and the versions."""
+    import os.path as osp
+
+    import mmpose
+    import torch
+
+    from .predictor_base import base_provenance, file_sha256
+    source = getattr(config, 'filename', None) if isinstance(config, Config) else config
+    return base_provenance(
+        dict(name='pytorch', torch=torch.__version__, mmpose=mmpose.__version__,
+             device=str(device)),
+        config=osp.abspath(source) if source else None,
+        checkpoint=dict(path=osp.abspath(checkpoint), sha256=file_sha256(checkpoint)))
 
 
 def _use_load_cephalogram(cfg):

@@ -8,15 +8,57 @@ dicts. A subclass supplies ``_landmarks(pixels, bbox) -> (K, 2) kpts, (K, ) scor
 the ONNX runtime (:class:`mmceph.runtime.OnnxLandmarkPredictor`) and the PyTorch
 ``LandmarkPredictor`` (:mod:`.inference`) do.
 """
+import hashlib
 import math
 from typing import Optional, Sequence
 
 import numpy as np
 
-from ..clinical import MEASUREMENT_LANDMARKS, MEASUREMENT_LINES, UNITS, analyse, isbi_indices
+from ..clinical import (
+    DESCRIPTIONS,
+    MEASUREMENT_LANDMARKS,
+    MEASUREMENT_LINES,
+    UNITS,
+    analyse,
+    isbi_indices,
+    normal_range,
+)
 from ..formats.roi_prior import to_pixels_xyxy
+from ..metainfo.isbi2015 import KEYPOINTS as ISBI_KEYPOINTS
 from .image_io import DEFAULT_MAX_PIXELS, ImageReadError, read_image, to_uint8_bgr
 from .quality import ORIENTATIONS, assess, check_image
+
+# The result JSON's layout (docs/inference_json.md); bump on any change a reader must know.
+# 1: the unversioned output before; 2: schema_version, provenance, coordinate_system,
+# pixel_spacing_assumed, self-describing measurements.
+SCHEMA_VERSION = 2
+ASSUMED_SPACING_SOURCE = 'dataset default'
+
+
+def coordinate_system(frame: str) -> dict:
+    """Origin and axes of every coordinate in the result (``frame``: which pixels)."""
+    return dict(image=frame,
+                origin='centre of the top-left pixel: (0, 0); the image spans -0.5 .. '
+                       'width - 0.5 in x and -0.5 .. height - 0.5 in y',
+                x_axis='to the right (image columns)', y_axis='down (image rows)',
+                units='x_px, y_px in pixels; x_mm = x_px * pixel_spacing_mm[0], '
+                      'y_mm = y_px * pixel_spacing_mm[1] (same origin and axes)')
+
+
+def file_sha256(path: str) -> str:
+    """SHA-256 of a file, read in 1 MiB blocks (checkpoints are hundreds of MB)."""
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            h.update(block)
+    return h.hexdigest()
+
+
+def base_provenance(backend: dict, **model) -> dict:
+    """What produced a result: mmceph's version, the backend (name and versions) and the
+    model (``model``: config, checkpoint, their digests). Computed once per predictor."""
+    from ..version import __version__
+    return dict(mmceph_version=__version__, backend=backend, **model)
 
 
 class PredictorBase:
@@ -27,6 +69,7 @@ class PredictorBase:
     default_spacing = None
     check_orientation = True
     site_adaptation = None
+    provenance: Optional[dict] = None     # base_provenance(...), set by the backend
 
     @property
     def is_isbi(self):
@@ -70,13 +113,17 @@ class PredictorBase:
             spacing, source = tuple(self.default_spacing), 'dataset default'
         else:
             spacing, source = None, 'unknown: coordinates in pixels only'
+        assumed = source == ASSUMED_SPACING_SOURCE
         bbox = self.roi_bbox(w, h)
-        result = dict(image=str(path), width=w, height=h,
+        result = dict(schema_version=SCHEMA_VERSION, image=str(path), width=w, height=h,
+                      provenance=self.provenance,
                       coordinate_frame=loaded.coordinate_frame,
+                      coordinate_system=coordinate_system(loaded.coordinate_frame),
                       exif_orientation=loaded.exif_orientation,
                       frame=dict(used=loaded.frame, count=loaded.frames),
                       pixel_spacing_mm=None if spacing is None else [float(v) for v in spacing],
-                      pixel_spacing_source=source, roi_xyxy_px=bbox[0].round(1).tolist(),
+                      pixel_spacing_source=source, pixel_spacing_assumed=assumed,
+                      roi_xyxy_px=bbox[0].round(1).tolist(),
                       site_adaptation=self.site_adaptation)
         image_reasons = check_image(image)
         if image_reasons:                    # nothing the model could judge: do not ask it
@@ -90,9 +137,14 @@ class PredictorBase:
                 turned = np.ascontiguousarray(turn(loaded.pixels))
                 reoriented[name] = float(np.median(self.landmarks(turned)[1]))
         report = assess(kpts, scores, w, h, reoriented)
-        result.update(status=report.status, status_reasons=report.reasons)
+        status, reasons = report.status, list(report.reasons)
+        if assumed and status != 'rejected':
+            status = 'review'
+            reasons.append(assumed_spacing_reason(spacing))
+        result.update(status=status, status_reasons=reasons)
         result.update(describe_landmarks(self.names, kpts, scores, spacing, report.flags,
-                                         clinical=report.status != 'rejected'))
+                                         clinical=status != 'rejected',
+                                         spacing_assumed=assumed))
         return result, image, kpts
 
     def landmarks(self, pixels):
@@ -110,7 +162,26 @@ def _finite(value, digits):
     return round(value, digits) if math.isfinite(value) else None
 
 
-def describe_landmarks(names, kpts, scores, spacing=None, flags=None, clinical=True):
+def assumed_spacing_reason(spacing) -> str:
+    return (f'no pixel spacing in the file or on the command line: millimetres assume the '
+            f'training set\'s {spacing[0]:g} x {spacing[1]:g} mm per pixel (lengths and mm '
+            'coordinates rest on it; angles and ratios do not); give --pixel-spacing')
+
+
+def describe_measurement(name: str, value, cls: int, meaning: str,
+                         spacing_assumed: bool = False, names=ISBI_KEYPOINTS) -> dict:
+    """One measurement as the JSON gives it: the value with everything needed to read it
+    (the reader should not need the docs to know what 'FMA' computes or what is normal)."""
+    item = {'value': _finite(value, 3), 'unit': UNITS[name], 'class': int(cls),
+            'meaning': meaning, 'normal_range': normal_range(name), **DESCRIPTIONS[name],
+            'landmarks': [names[i] for i in sorted(MEASUREMENT_LANDMARKS[name])]}
+    if item['spacing_dependence'] == 'length':
+        item['rests_on_assumed_spacing'] = bool(spacing_assumed)
+    return item
+
+
+def describe_landmarks(names, kpts, scores, spacing=None, flags=None, clinical=True,
+                       spacing_assumed=False):
     """Landmarks (px, mm, confidence, flags) and, for landmark sets that hold the 19 ISBI
     landmarks by name (``mmceph.clinical.isbi_indices``: ISBI, CL-Detection; never the
     photographs) with a known spacing, the 8 clinical measurements with class and meaning,
@@ -118,7 +189,8 @@ def describe_landmarks(names, kpts, scores, spacing=None, flags=None, clinical=T
 
     ``flags`` (per landmark, from the quality gate): a measurement that uses a flagged
     landmark is withheld (listed in ``measurements_withheld``); ``clinical=False`` (a
-    rejected image) gives no measurement at all.
+    rejected image) gives no measurement at all. ``spacing_assumed``: the spacing is not
+    the image's own (lengths are marked as resting on it).
     """
     flags = flags if flags is not None else [[] for _ in names]
     out = dict(landmarks=[])
@@ -147,9 +219,10 @@ def describe_landmarks(names, kpts, scores, spacing=None, flags=None, clinical=T
         if bad:
             withheld[name] = 'uses flagged landmark(s) ' + ', '.join(names[i] for i in bad)
             continue
-        out['measurements'][name] = {'value': _finite(m['value'], 3), 'class': int(m['class']),
-                                     'meaning': m['meaning']}
+        out['measurements'][name] = describe_measurement(name, m['value'], m['class'],
+                                                         m['meaning'], spacing_assumed,
+                                                         [names[j] for j in isbi])
     if withheld:
         out['measurements_withheld'] = withheld
-    out['measurement_units'] = UNITS
+    out['measurement_units'] = UNITS      # schema 1's map, kept for its readers
     return out

@@ -12,7 +12,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..apis.predictor_base import PredictorBase
+from ..apis.predictor_base import PredictorBase, base_provenance, file_sha256
 from ..core.cascade import Refiner, refine_landmarks
 from ..core.heatmap_decode import CompensatedHeatmapDecoder
 from ..core.warp import crop, crop_to_image, topdown_box
@@ -108,6 +108,21 @@ class OnnxNetwork:
         return self.session.run(None, {self.input: self.normalise(batch_uint8)})[0]
 
 
+def _provenance(folder: str, meta: dict) -> dict:
+    """The export folder's files by digest (once per predictor), and what it was exported
+    from as its metadata records it."""
+    import onnxruntime as ort
+    files = [EXPORT_META, meta['global']['file']] + [
+        r['file'] for r in (meta.get('cascade') or {}).get('refiners', [])]
+    source = meta.get('source') or {}
+    return base_provenance(
+        dict(name='onnxruntime', onnxruntime=ort.__version__, device='cpu'),
+        config=source.get('config'),
+        checkpoint=dict(path=source.get('checkpoint'), sha256=source.get('checkpoint_sha256')),
+        export=dict(path=osp.abspath(folder),
+                    sha256={f: file_sha256(osp.join(folder, f)) for f in files}))
+
+
 class OnnxLandmarkPredictor(PredictorBase):
     """Load an exported model folder once, then predict like ``LandmarkPredictor``
     (same result dicts, same quality gate). ``threads``: ONNX Runtime intra-op threads
@@ -121,6 +136,7 @@ class OnnxLandmarkPredictor(PredictorBase):
         self.roi_prior = meta.get('roi_prior')
         self.default_spacing = meta.get('default_pixel_spacing')
         self.site_adaptation = meta.get('site_adaptation')
+        self.provenance = _provenance(folder, meta)
         g = meta['global']
         self.input_size = tuple(g['input_size'])
         self.padding = float(g['bbox_padding'])

@@ -231,8 +231,10 @@ def test_runtime_predicts_in_a_venv_without_torch(exported, tmp_path):
     assert sorted(os.listdir(runtime_out)) == sorted(os.listdir(torch_out))
     a, b = (json.loads((d / f'{name}.landmarks.json').read_text())
             for d in (runtime_out, torch_out))
-    assert {k: v for k, v in a.items() if k != 'landmarks'} == \
-        {k: v for k, v in b.items() if k != 'landmarks'}
+    assert {k: v for k, v in a.items() if k not in ('landmarks', 'provenance')} == \
+        {k: v for k, v in b.items() if k not in ('landmarks', 'provenance')}
+    assert a['provenance']['backend']['name'] == 'onnxruntime'    # what made each file
+    assert b['provenance']['backend']['name'] == 'pytorch'
     try:                                   # the venv really has no torch to fall back on
         subprocess.run([python, '-I', '-c', 'import torch'], check=True, capture_output=True)
         pytest.fail('the runtime-only venv has torch')

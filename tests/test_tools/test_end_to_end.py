@@ -51,11 +51,13 @@ def test_infer_writes_json_and_overlay(trained, tmp_path):
     data, work, _ = trained
     image = json.load(open(data / 'annotations/test.json'))['images'][0]
     run([sys.executable, osp.join(REPO, 'tools/infer.py'), str(data / image['file_name']), CONFIG,
-         str(work / 'best_MRE.pth'), '--out-dir', str(tmp_path / 'out')], REPO)
+         str(work / 'best_MRE.pth'), '--out-dir', str(tmp_path / 'out')], REPO, expect=3)
     name = osp.basename(image['file_name'])
     result = json.load(open(tmp_path / 'out' / f'{name}.landmarks.json'))
     assert (tmp_path / 'out' / f'{name}.overlay.png').stat().st_size > 1000
-    assert result['status'] == 'ok', result['status_reasons']
+    # no spacing in a PNG: the training set's is assumed, and the status says so
+    assert result['status'] == 'review' and result['pixel_spacing_assumed'] is True
+    assert 'no pixel spacing' in result['status_reasons'][-1], result['status_reasons']
     assert len(result['landmarks']) == 19 and result['landmarks'][0]['name'] == 'sella'
     assert result['pixel_spacing_mm'] == [0.1, 0.1]            # the training set's spacing
     assert result['pixel_spacing_source'] == 'dataset default'

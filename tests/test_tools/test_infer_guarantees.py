@@ -64,7 +64,7 @@ def test_out_dir_equal_to_the_input_folder_touches_no_input(model, tmp_path):
     cv2.imwrite(str(tmp_path / 'x.png'), grey)
     cv2.imwrite(str(tmp_path / 'x.jpg'), grey)          # the same stem, another format
     before = digest(tmp_path)
-    proc = infer(tmp_path, CONFIG, model['ckpt'], '--out-dir', tmp_path)
+    proc = infer(tmp_path, CONFIG, model['ckpt'], '--out-dir', tmp_path, '--pixel-spacing', '0.1')
     assert proc.returncode == 0, proc.stderr[-2000:]
     after = digest(tmp_path)
     assert {k: after[k] for k in before} == before           # no input changed
@@ -72,7 +72,7 @@ def test_out_dir_equal_to_the_input_folder_touches_no_input(model, tmp_path):
         assert strict_json(tmp_path / f'{name}.landmarks.json')['image'].endswith(name)
         assert (tmp_path / f'{name}.overlay.png').is_file()
     # a second run does not take the first run's outputs as inputs
-    proc = infer(tmp_path, CONFIG, model['ckpt'], '--out-dir', tmp_path)
+    proc = infer(tmp_path, CONFIG, model['ckpt'], '--out-dir', tmp_path, '--pixel-spacing', '0.1')
     assert proc.returncode == 0 and '2 image(s) written' in proc.stdout, proc.stdout
     assert not list(tmp_path.glob('*.overlay.png.*'))
 
@@ -83,7 +83,8 @@ def test_out_dir_inside_the_input_folder_with_recursive(model, tmp_path):
     cv2.imwrite(str(tmp_path / 'a.png'), grey)
     cv2.imwrite(str(tmp_path / 'sub' / 'a.png'), grey)       # same name, other folder
     before = {p: digest(p) for p in (tmp_path, tmp_path / 'sub')}
-    proc = infer(tmp_path, CONFIG, model['ckpt'], '--out-dir', tmp_path / 'out', '--recursive')
+    proc = infer(tmp_path, CONFIG, model['ckpt'], '--out-dir', tmp_path / 'out', '--recursive',
+                 '--pixel-spacing', '0.1')
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert all(digest(p) == d for p, d in before.items())
     assert (tmp_path / 'out' / 'a.png.landmarks.json').is_file()
@@ -397,7 +398,7 @@ def test_images_the_model_cannot_judge_get_no_measurements(predictor, model, tmp
 
 
 def test_the_real_image_passes(predictor, model):
-    result, _, _ = predictor.predict(model['image'])
+    result, _, _ = predictor.predict(model['image'], (0.1, 0.1))
     assert result['status'] == 'ok' and len(result['measurements']) == 8
     assert all(0 <= lm['confidence'] <= 1 and lm['flags'] == [] for lm in result['landmarks'])
 
@@ -434,7 +435,8 @@ def test_folder_exit_codes_and_csvs(model, tmp_path):
     grey = cv2.imread(str(model['image']), cv2.IMREAD_GRAYSCALE)
     cv2.imwrite(str(mixed / 'good.png'), grey)
     cv2.imwrite(str(mixed / 'blank.png'), np.zeros_like(grey))
-    proc = infer(mixed, CONFIG, model['ckpt'], '--out-dir', tmp_path / 'o1')
+    proc = infer(mixed, CONFIG, model['ckpt'], '--out-dir', tmp_path / 'o1', '--pixel-spacing',
+                 '0.1')
     assert proc.returncode == 3, proc.stdout + proc.stderr[-2000:]   # one rejected
     rows = (tmp_path / 'o1' / 'mmceph_landmarks.csv').read_text().splitlines()
     assert len(rows) == 1 + 19 and all(r.startswith('good.png,ok,') for r in rows[1:])

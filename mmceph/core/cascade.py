@@ -1,7 +1,10 @@
 """The prediction half of ``LandmarkCascade`` in numpy: refinement rounds around a global
 estimate. The PyTorch model (:class:`mmceph.models.LandmarkCascade`) and the ONNX runtime
 (:mod:`mmceph.runtime`) both call :func:`refine_landmarks`; they differ only in the
-``heatmaps_of`` function of each refiner (uint8 patches in, heatmaps out).
+``heatmaps_of`` function of each refiner (patches in, heatmaps out). The patches are
+sampled exactly in float (:func:`mmceph.core.warp.sample_bilinear`), so that the refined
+positions are continuous in the global estimate, which the two backends give ~1e-3 px
+apart: rounded uint8 patches turned that into 0.15 px (issue 28).
 
 Per round, every refiner looks at one patch per test view (shift x scale) around each of
 the K landmarks, reads landmark ``k`` from channel ``k`` of the patch centred on it and
@@ -23,7 +26,7 @@ from .warp import to_image, warp_patches
 class Refiner(NamedTuple):
     fraction: float                    # patch side / global crop width
     patch_size: Tuple[int, int]        # refiner input (w, h)
-    heatmaps_of: Callable              # uint8 (N, C, h, w) -> float heatmaps (N, K, H, W)
+    heatmaps_of: Callable              # float32 (N, C, h, w) 0-255 -> heatmaps (N, K, H, W)
     decoder: object                    # .decode((N, H, W)) -> ((1, N, 2), (1, N)) in patch px
 
 
@@ -36,7 +39,7 @@ def refine_views(refiner: Refiner, image, kpts, side, shifts, scales, channels=N
     sides = side * np.tile(scales, len(shifts))                           # (S, )
     centres = (kpts[None] + shift[:, None] * side).reshape(-1, 2)          # (S*K, 2)
     patches, warps = warp_patches(image, centres, np.repeat(sides, K), np.zeros(S * K),
-                                  refiner.patch_size)
+                                  refiner.patch_size, exact=True)
     heatmaps = np.asarray(refiner.heatmaps_of(patches))
     own = heatmaps[np.arange(S * K), np.tile(channels, S)]       # patch i: its landmark
     local, scores = refiner.decoder.decode(own)                  # (1, S*K, 2) patch px

@@ -11,7 +11,9 @@
   the same pixels; ``tests/test_runtime`` checks it against ``mmpose.structures.bbox``.
 - The patches of ``LandmarkCascade``: one implementation for both places that cut them,
   the training pipeline (``SampleRefinerPatches``, in dataloader workers) and prediction
-  (around the global estimate, in PyTorch or in :mod:`mmceph.runtime`). They are uint8:
+  (around the global estimate, in PyTorch or in :mod:`mmceph.runtime`). Training cuts
+  uint8 patches with ``cv2.warpAffine``; prediction samples float32 ones exactly
+  (:func:`sample_bilinear`: continuous in the patch centre). Both are 0-255:
   normalisation belongs to the model's data preprocessor (or the runtime's copy of its
   mean/std), so the refiner gets exactly what the global model gets.
 """
@@ -71,28 +73,89 @@ def crop_to_image(points, center, scale, input_size) -> np.ndarray:
             + center - 0.5 * scale)
 
 
+def sample_bilinear(image: np.ndarray, warps: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """Float32 (N, C, h, w) samples of ``image`` (H, W[, C]) through each unrotated
+    image->output affine (N, 2, 3): bilinear with zeros outside, as ``cv2.warpAffine`` with
+    a constant border, but exact in float -- without its 1/32-px coordinate steps and its
+    uint8 rounding.
+
+    Why: a refined position must be a continuous function of the patch centre. The two
+    backends' global estimates differ by ~1e-3 px; in rounded uint8 patches that flips a
+    few pixels by a whole grey level, which a refiner and its decoder turned into up to
+    0.15 px (ISBI, Lite0 refiner). Float samples move by ~1e-3 px, as the centre does.
+    Unrotated (what prediction cuts), each axis is interpolated on its own.
+    """
+    w, h = (int(v) for v in size)
+    inv = np.stack([cv2.invertAffineTransform(np.asarray(m, np.float64)) for m in warps])
+    if len(inv) and np.abs(inv[:, [0, 1], [1, 0]]).max() * max(w, h) > 1e-6:   # not float dust
+        raise ValueError('sample_bilinear takes unrotated warps (scale and shift only)')
+    H, W = image.shape[:2]
+    img = image.reshape(H, W, -1)
+    channels = img.shape[2]
+
+    def axis(scale, shift, n, limit):
+        """Index (in an image padded by two zero pixels: neighbours outside it read zeros,
+        further out clip onto them) of the first of the two neighbours, and the second's
+        weight, per output pixel along one axis."""
+        pos = scale[:, None] * np.arange(n, dtype=np.float64) + shift[:, None]    # (N, n)
+        base = np.floor(pos)
+        return np.clip(base, -2, limit).astype(np.int64) + 2, (pos - base).astype(np.float32)
+
+    left, fx = axis(inv[:, 0, 0], inv[:, 0, 2], w, W)
+    top, fy = axis(inv[:, 1, 1], inv[:, 1, 2], h, H)
+    row = W + 4
+    first = top[:, :, None] * row + left[:, None, :]                     # (N, h, w)
+    fx, fy = fx[:, None, :], fy[:, :, None]
+
+    def sample(plane):
+        padded = np.zeros((H + 4, row), plane.dtype)
+        padded[2:-2, 2:-2] = plane
+        flat = padded.reshape(-1)
+        # the other three neighbours: the same index into the image shifted by 1, row, row+1
+        tl, tr, bl, br = (np.take(flat[k:], first).astype(np.float32)
+                          for k in (0, 1, row, row + 1))
+        tr -= tl
+        tr *= fx
+        tl += tr             # the top neighbours' row, interpolated along x
+        br -= bl
+        br *= fx
+        bl += br             # the bottom neighbours' row
+        bl -= tl
+        bl *= fy
+        tl += bl
+        return tl
+
+    # a grey image in equal channels (as to_uint8_bgr gives it): sample one, same result
+    if all(np.array_equal(img[..., 0], img[..., c]) for c in range(1, channels)):
+        return np.repeat(sample(img[..., 0])[:, None], channels, axis=1)
+    return np.stack([sample(img[..., c]) for c in range(channels)], 1)
+
+
 def warp_patches(image: np.ndarray, centres: np.ndarray, sides: Sequence[float],
-                 angles: Sequence[float], patch_size: Tuple[int, int]
+                 angles: Sequence[float], patch_size: Tuple[int, int], exact: bool = False
                  ) -> Tuple[np.ndarray, np.ndarray]:
     """Cut one square patch per (centre (x, y), side in image pixels, rotation in degrees),
     resampled to ``patch_size`` (w, h) the way ``TopdownAffine`` resamples the global crop.
 
-    Returns: the patches, uint8 (N, C, h, w) (the layout the data preprocessor takes), and
-    each patch's image->patch affine matrix (N, 2, 3).
+    Returns: the patches (N, C, h, w) (the layout the data preprocessor takes), and each
+    patch's image->patch affine matrix (N, 2, 3). The patches are uint8 from
+    ``cv2.warpAffine`` (training: small to pass between processes), or, with ``exact``,
+    float32 from :func:`sample_bilinear` (prediction: continuous in the centre).
     """
     patch_size = tuple(int(v) for v in patch_size)
-    patches, warps = [], []
-    for centre, side, angle in zip(np.asarray(centres, np.float32), sides, angles):
-        warp = get_warp_matrix(centre, np.array([side, side], np.float32), float(angle),
-                               patch_size)
-        patch = cv2.warpAffine(image, warp, patch_size, flags=cv2.INTER_LINEAR)
-        patches.append(patch.reshape(patch.shape[0], patch.shape[1], -1))
-        warps.append(warp)
-    if not patches:
-        channels = image.shape[2] if image.ndim == 3 else 1
-        return (np.zeros((0, channels, patch_size[1], patch_size[0]), np.uint8),
-                np.zeros((0, 2, 3), np.float32))
-    return np.stack(patches).transpose(0, 3, 1, 2).copy(), np.stack(warps)
+    warps = [get_warp_matrix(centre, np.array([side, side], np.float32), float(angle),
+                             patch_size)
+             for centre, side, angle in zip(np.asarray(centres, np.float32), sides, angles)]
+    channels = image.shape[2] if image.ndim == 3 else 1
+    if not warps:
+        return (np.zeros((0, channels, patch_size[1], patch_size[0]),
+                         np.float32 if exact else np.uint8), np.zeros((0, 2, 3), np.float32))
+    if exact:
+        return sample_bilinear(image, np.stack(warps), patch_size), np.stack(warps)
+    patches = np.stack([cv2.warpAffine(image, warp, patch_size, flags=cv2.INTER_LINEAR
+                                       ).reshape(patch_size[1], patch_size[0], channels)
+                        for warp in warps])
+    return patches.transpose(0, 3, 1, 2).copy(), np.stack(warps)
 
 
 def apply_affine(warp: np.ndarray, points: np.ndarray) -> np.ndarray:

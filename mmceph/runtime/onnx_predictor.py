@@ -62,8 +62,9 @@ def checked_model_file(folder: str, meta: dict, name: str) -> str:
 
 
 class Normaliser:
-    """uint8 BGR (N, C, h, w) -> float32 network input: the data preprocessor's mapping
-    (channel order, then (x - mean) / std), with the exported mean/std."""
+    """BGR 0-255 (N, C, h, w) (uint8 crops, float32 patches) -> float32 network input:
+    the data preprocessor's mapping (channel order, then (x - mean) / std), with the
+    exported mean/std."""
 
     def __init__(self, mean, std, bgr_to_rgb: bool):
         self.mean = np.asarray(mean, np.float32).reshape(1, -1, 1, 1)
@@ -102,10 +103,10 @@ class OnnxNetwork:
         self.input = self.session.get_inputs()[0].name
         self.normalise = normalise
 
-    def __call__(self, batch_uint8: np.ndarray) -> np.ndarray:
-        if not len(batch_uint8):
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        if not len(batch):
             return np.zeros((0, 0, 0, 0), np.float32)
-        return self.session.run(None, {self.input: self.normalise(batch_uint8)})[0]
+        return self.session.run(None, {self.input: self.normalise(batch)})[0]
 
 
 def _provenance(folder: str, meta: dict) -> dict:

@@ -8,7 +8,10 @@ Both its global model and its refiner carry the demo recipe's trained weights
 (``demo_model``), decoded by CompensatedHeatmap: the refiner was not trained on patches,
 but its heatmaps are a trained network's smooth peaks. (With random refiner weights the
 decoder's choices on noise -- which pixel is the peak, which pass the fit threshold -- flip
-on float rounding: one landmark moved 0.28 px.)
+on float rounding: one landmark moved 0.28 px.) A second cascade carries the Lite0 recipe's
+refiner (ImageNet EfficientNet-Lite0 + FinestFPN, untrained head) and is checked on a colour
+image: with the refiner patches rounded to uint8 (before issue 28) its landmarks differed by
+2.9 px, with the BGR->RGB conversion dropped by 63 px; exactly sampled, by 0.001 px.
 """
 import copy
 import glob
@@ -144,6 +147,98 @@ def test_onnx_landmarks_equal_pytorch_within_tolerance(exported):
     assert s['max_score_diff'] < 1e-3, s
 
 
+def lite0_cascade_config(tmp):
+    """The demo cascade with the Lite0 recipe's refiner, made tiny: ImageNet
+    EfficientNet-Lite0 + FinestFPN (bilinear upsampling, as in
+    ``_base_/models/efficientnet_lite0_fpn.py``) narrowed to 16 channels + a 1x1 heatmap
+    head, on 64x64 patches; every landmark refined (issue 28: this path differed)."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(cascade_config(tmp))
+    lite0 = Config.fromfile(config_path('_base_/models/efficientnet_lite0_fpn.py'))
+    backbone, neck = (dict(lite0[k].to_dict()) for k in ('lite0_backbone', 'lite0_neck'))
+    for part in (backbone, neck):
+        part.pop('_delete_')
+    cfg.model.refiner = dict(
+        type='TopdownPoseEstimator', backbone=backbone, neck=dict(neck, out_channels=16),
+        head=dict(type='HeatmapHead', in_channels=16, out_channels=19, deconv_out_channels=None,
+                  loss=dict(type='KeypointMSELoss', use_target_weight=True),
+                  decoder=cfg.model.refiner.head.decoder))
+    cfg.model.refine_only = None
+    path = str(tmp / 'cascade_lite0.py')
+    cfg.dump(path)
+    return path
+
+
+def colour_cephalogram(grey_path, out_path):
+    """A colour PNG of a grey test image whose B, G and R differ everywhere the anatomy is
+    (linear, dimmed, gamma): feeding it in the wrong channel order changes every network's
+    input."""
+    import cv2
+    grey = cv2.imread(grey_path, cv2.IMREAD_GRAYSCALE).astype(np.float64)
+    bgr = np.dstack([grey, 0.75 * grey + 20, 255 * (grey / 255) ** 0.6])
+    cv2.imwrite(out_path, np.round(bgr).clip(0, 255).astype(np.uint8))
+    return out_path
+
+
+@pytest.fixture(scope='module')
+def lite0_exported(demo_model, tmp_path_factory):
+    """(config, checkpoint, export folder, colour image) of a tiny Lite0-refiner cascade:
+    the demo global model, the refiner with ImageNet weights and an untrained neck/head."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+    data, work, _ = demo_model
+    tmp = tmp_path_factory.mktemp('onnx_lite0')
+    cfg_path = lite0_cascade_config(tmp)
+    init_default_scope('mmpose')
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(cfg_path).model)
+    model.init_weights()                                   # the refiner's ImageNet weights
+    demo = torch.load(work / 'best_MRE.pth', map_location='cpu', weights_only=False)
+    missing = model.load_state_dict(demo['state_dict'], strict=False).missing_keys
+    assert missing and all(k.startswith('refiner.') for k in missing)
+    ckpt = str(tmp / 'cascade_lite0.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta=demo['meta']), ckpt)
+    sys.path.insert(0, osp.join(REPO, 'tools', 'deployment'))
+    from export_onnx import main as export
+    out = tmp / 'exported'
+    assert export([cfg_path, ckpt, str(out)]) == 0
+    with open(data / 'annotations' / 'test.json') as f:
+        grey = str(data / json.load(f)['images'][0]['file_name'])
+    return cfg_path, ckpt, out, colour_cephalogram(grey, str(tmp / 'colour.png'))
+
+
+def test_lite0_refiner_cascade_on_a_colour_image_passes_the_parity_tool(lite0_exported, capsys):
+    """onnx_parity.py on the tiny Lite0 cascade: within 0.05 px on a colour image, and its
+    last line says PASS, where the worst landmark was and the tolerance; a tolerance below
+    the measured difference makes it say FAIL and exit 1."""
+    sys.path.insert(0, osp.join(REPO, 'tools', 'deployment'))
+    from onnx_parity import main as parity
+    cfg, ckpt, out, colour = lite0_exported
+    meta = json.loads((out / 'mmceph_export.json').read_text())
+    assert meta['cascade']['refiners'][0]['patch_size'] == [64, 64]
+    assert meta['normalisation']['bgr_to_rgb'] is True
+    import cv2
+    b, g, r = cv2.split(cv2.imread(colour))
+    assert (b != r).mean() > 0.5 and (b != g).mean() > 0.5       # a colour image indeed
+    report = out.parent / 'parity.json'
+    assert parity([cfg, ckpt, str(out), colour, '--threads', '1', '--json', str(report)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    s = json.loads(report.read_text())['summary']
+    print(f'Lite0 refiner cascade, colour image: max {s["max_px"]:.2e} px')
+    assert 0 < s['max_px'] <= TOLERANCE_PX, s
+    names = meta['keypoint_names']
+    row = json.loads(report.read_text())['images'][0]
+    assert last == (f"PASS: max {s['max_px']:.4f} px (image colour.png, landmark "
+                    f"{row['worst_landmark']} {names[row['worst_landmark'] - 1]}) <= tolerance "
+                    f"0.05 px over 1 images")
+    below = f"{s['max_px'] / 2:.3g}"
+    assert parity([cfg, ckpt, str(out), colour, '--threads', '1', '--tolerance', below]) == 1
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith('FAIL: max ') and last.endswith(f'> tolerance {below} px over 1 images')
+
+
 def test_crop_matches_mmpose_topdown_pipeline():
     """mmceph.core.warp reproduces GetBBoxCenterScale + TopdownAffine (and its matrix)."""
     from mmengine.registry import init_default_scope
@@ -168,6 +263,43 @@ def test_crop_matches_mmpose_topdown_pipeline():
         for rot in (0.0, 12.5, -40.0):
             assert np.array_equal(core_warp(center, scale, rot, size),
                                   get_warp_matrix(center, scale, rot, size))
+
+
+def test_prediction_patches_are_exact_bilinear_samples():
+    """warp_patches(exact=True), what both backends' refiners see: bilinear samples in float
+    (scipy's map_coordinates, an independent implementation, agrees), zeros outside the
+    image, a grey image's equal channels as a colour image's; and continuous in the patch
+    centre, where uint8 patches jump by whole grey levels (issue 28)."""
+    from scipy.ndimage import map_coordinates
+
+    from mmceph.core.warp import sample_bilinear, warp_patches
+    rng = np.random.default_rng(0)
+    colour = rng.integers(0, 256, (70, 50, 3), np.uint8)
+    grey = np.repeat(rng.integers(0, 256, (70, 50, 1), np.uint8), 3, axis=2)
+    centres = np.array([[25.3, 35.1], [1.0, 2.0], [49.6, 69.2], [-40.0, 90.0], [25.0, 35.0]])
+    sides = [30.0, 25.0, 33.3, 10.0, 120.0]          # inside, across borders, outside, larger
+    for image in (colour, grey):
+        patches, warps = warp_patches(image, centres, sides, [0.0] * 5, (16, 12), exact=True)
+        assert patches.dtype == np.float32 and patches.shape == (5, 3, 12, 16)
+        for patch, warp in zip(patches, warps):
+            inv = np.linalg.inv(np.vstack([warp, [0, 0, 1]]))
+            ys, xs = np.mgrid[0:12, 0:16]
+            x, y = (inv[i, 0] * xs + inv[i, 1] * ys + inv[i, 2] for i in (0, 1))
+            for c in range(3):
+                expected = map_coordinates(image[..., c].astype(float), [y, x], order=1,
+                                           mode='grid-constant', cval=0.0)
+                np.testing.assert_allclose(patch[c], expected, atol=2e-3)
+    assert not patches[3].any()                       # a patch off the image: all zeros
+    # a centre 1e-3 px away: every sample moves by at most 1e-3 px x the steepest gradient
+    moved, _ = warp_patches(colour, centres + 1e-3, sides, [0.0] * 5, (16, 12), exact=True)
+    still, _ = warp_patches(colour, centres, sides, [0.0] * 5, (16, 12), exact=True)
+    assert 0 < np.abs(moved - still).max() <= 255 * 2e-3
+    rounded = [warp_patches(colour, c, sides, [0.0] * 5, (16, 12))[0].astype(int)
+               for c in (centres, centres + 1e-3)]
+    assert np.abs(rounded[0] - rounded[1]).max() >= 1          # what uint8 patches did
+    with pytest.raises(ValueError, match='unrotated'):
+        sample_bilinear(colour, warp_patches(colour, centres[:1], [30.0], [10.0], (16, 12))[1],
+                        (16, 12))
 
 
 def runtime_venv(cache):

@@ -138,8 +138,9 @@ class LandmarkCascade(CephalometricEstimator):
         return tuple(int(v) for v in refiner.head.decoder.input_size)
 
     def _normalise(self, patches: np.ndarray) -> Tensor:
-        """uint8 patches (N, C, h, w) -> refiner input, by this model's data preprocessor
-        (channel order, mean/std, device): the same mapping the global model's input gets."""
+        """0-255 patches (N, C, h, w), uint8 or float32 -> refiner input, by this model's
+        data preprocessor (channel order, mean/std, device): the same mapping the global
+        model's input gets."""
         data = self.data_preprocessor(dict(inputs=torch.from_numpy(patches), data_samples=[]),
                                       training=False)
         return data['inputs']

@@ -83,6 +83,7 @@ def main(argv=None):
     except OSError as err:
         raise UsageError(f'--host {args.host} --port {args.port}: cannot listen there '
                          f'({err.strerror})') from None
+    sock.listen(128)            # connections queue up from now on: the address works at once
     port = sock.getsockname()[1]
     shown = f'[{args.host}]' if ':' in args.host else args.host
     hosts = None

@@ -131,7 +131,9 @@ function applyView(v) {
 }
 function showWorklist() {
   $('viewer-view').hidden = true; $('worklist-view').hidden = false;
-  S.name = null;
+  S.name = null; S.rec = null;
+  document.body.dataset.worklist = '';
+  document.body.dataset.loaded = '0';
   loadWorklist().then(startPolling).catch((e) => notice(e.message));
 }
 function route() {

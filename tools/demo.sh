@@ -30,3 +30,5 @@ image=data/synthetic/$(python -c "import json;print(json.load(open('data/synthet
 python tools/infer.py "$image" "$CONFIG" "$WORK/best_MRE.pth" --out-dir demo_out
 ls -l demo_out
 say "demo finished in $(( $(date +%s) - start )) s"
+say "next: review and correct the predictions in the browser (prints the address to open)"
+echo "  .venv/bin/python tools/review.py $CONFIG $WORK/best_MRE.pth data/synthetic/images --work review_demo"

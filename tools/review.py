@@ -66,7 +66,7 @@ def main(argv=None):
     os.environ.setdefault('OMP_NUM_THREADS', '1')      # keep the server responsive
     import uvicorn
 
-    from mmceph.review.app import create_app
+    from mmceph.review.app import create_app, warm_up
     from mmceph.review.store import ReviewStore
     from mmceph.review.worker import PredictionWorker
     loopback = args.host in ('127.0.0.1', 'localhost', '::1')
@@ -92,6 +92,7 @@ def main(argv=None):
     worker = PredictionWorker(store, args.config, args.checkpoint, args.device)
     worker.start()
     app = create_app(store, worker, args.user, token=token, allowed_hosts=hosts)
+    warm_up()
     url = f'http://{shown}:{port}/' + (f'?token={token}' if token else '')
     print(f'mmceph review: {len(store.images)} image(s) of {args.images}, records in '
           f'{args.work}, user {args.user}', flush=True)

@@ -24,22 +24,19 @@ large). Only files inside IMAGES_DIR and REVIEW_DIR are ever read (:mod:`.paths`
 import hmac
 import json
 import os.path as osp
+import threading
 from typing import Optional, Sequence
 from urllib.parse import parse_qs
 
-import cv2
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..apis.image_io import ImageReadError, read_image, to_uint8_bgr
-from ..apis.quality import LOW_CONFIDENCE
 from ..clinical import MEASUREMENT_LINES
 from ..metainfo.isbi2015 import KEYPOINTS as ISBI_KEYPOINTS
 from ..utils.atomic import write_atomic
-from .export import EXPORT_DIR, export_approved
 from .paths import UnsafePath, resolve_inside
 from .store import Conflict, InvalidEdit, ReviewStore, UnknownImage, measurements
 from .worker import PredictionWorker
@@ -128,7 +125,8 @@ def error(status: int, message: str) -> JSONResponse:
 
 def create_app(store: ReviewStore, worker: Optional[PredictionWorker], user: str,
                token: Optional[str] = None, allowed_hosts: Optional[Sequence[str]] = None):
-    """The ASGI app of one review folder."""
+    """The ASGI app of one review folder. OpenCV and the image reader are imported on
+    first use (:func:`warm_up` does it in the background): the worklist does not wait."""
 
     def image_name(request: Request) -> str:
         name = request.query_params.get('name', '')
@@ -153,7 +151,6 @@ def create_app(store: ReviewStore, worker: Optional[PredictionWorker], user: str
         isbi = store.names == ISBI_KEYPOINTS
         lines = sorted({p for pairs in MEASUREMENT_LINES.values() for p in pairs}) if isbi else []
         return JSONResponse(dict(names=store.names, user=user, lines=lines,
-                                 low_confidence=LOW_CONFIDENCE,
                                  progress=worker.progress() if worker else None,
                                  adaptation=worker.adaptation if worker else None,
                                  images=len(store.images),
@@ -167,11 +164,13 @@ def create_app(store: ReviewStore, worker: Optional[PredictionWorker], user: str
         return JSONResponse(store.view(image_name(request)))
 
     def pixels(request):
+        import cv2
         name = image_name(request)
         return _cached(name, 'display', '.png', lambda img: cv2.imencode(
             '.png', _grey_if_grey(img), [cv2.IMWRITE_PNG_COMPRESSION, 1])[1])
 
     def thumb(request):
+        import cv2
         name = image_name(request)
 
         def small(img):
@@ -185,6 +184,7 @@ def create_app(store: ReviewStore, worker: Optional[PredictionWorker], user: str
     def _cached(name, kind, suffix, encode):
         """Derived images live in REVIEW_DIR/cache (the input is never written)."""
         path = osp.join(store.work_dir, CACHE, kind, name + suffix)
+        from ..apis.image_io import ImageReadError, read_image, to_uint8_bgr
         src = store.image_path(name)
         if not osp.isfile(path) or osp.getmtime(path) < osp.getmtime(src):
             try:
@@ -217,6 +217,7 @@ def create_app(store: ReviewStore, worker: Optional[PredictionWorker], user: str
         return JSONResponse(store.view(name))
 
     def export(request):
+        from .export import export_approved
         try:
             written = export_approved(store)
         except ValueError as err:
@@ -243,6 +244,7 @@ def create_app(store: ReviewStore, worker: Optional[PredictionWorker], user: str
             raise InvalidEdit(str(err)) from None
 
     def files(request):
+        from .export import EXPORT_DIR
         rel = request.path_params['path']
         path = resolve_inside(osp.join(store.work_dir, EXPORT_DIR), rel)
         if not osp.isfile(path):
@@ -299,3 +301,12 @@ def _grey_if_grey(img):
     if (b == g).all() and (g == r).all():
         return b
     return img
+
+
+def warm_up() -> None:
+    """Import what the first opened image needs, off the request path."""
+    def work():
+        import cv2  # noqa: F401
+
+        from . import export  # noqa: F401
+    threading.Thread(target=work, name='mmceph-warm-up', daemon=True).start()

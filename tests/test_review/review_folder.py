@@ -52,7 +52,7 @@ def make_folder(root):
         'a_ok.png': prediction('ok', [0.9] * 19),
         'b_ok_low.png': prediction('ok', [0.9] * 18 + [0.6]),
         'sub/c_review.png': prediction('review', [0.9] * 4 + [0.2] + [0.9] * 14,
-                                       flags=[[]] * 4 + [['low confidence']] + [[]] * 14),
+                                       flags=[[]] * 4 + [['low_confidence']] + [[]] * 14),
         'd_rejected.png': prediction('rejected', None),
     }
     for i, (name, result) in enumerate(specs.items()):

@@ -5,9 +5,9 @@
 const $ = (id) => document.getElementById(id);
 const SVG = 'http://www.w3.org/2000/svg';
 const S = {
-  names: [], lines: [], low: 0.4, items: [], name: null, rec: null, points: [], version: 0,
+  names: [], lines: [], items: [], name: null, rec: null, points: [], version: 0,
   undo: [], redo: [], selected: -1, z: 1, tx: 0, ty: 0, W: 0, H: 0,
-  saving: false, dirty: false, measuring: false, measureAgain: false, pointers: new Map(),
+  latencies: [], saving: false, dirty: false, measuring: false, measureAgain: false, pointers: new Map(),
 };
 
 async function api(method, url, body) {
@@ -42,7 +42,7 @@ function fail(err) {
 // ------------------------------------------------------------------ worklist
 async function refreshState() {
   const st = await api('GET', 'api/state');
-  S.names = st.names || []; S.lines = st.lines || []; S.low = st.low_confidence;
+  S.names = st.names || []; S.lines = st.lines || [];
   $('user').textContent = 'reviewer: ' + st.user;
   $('adapt').hidden = !st.can_adapt;
   showProgress(st.progress);
@@ -98,6 +98,7 @@ function startPolling() {
 
 // ------------------------------------------------------------------ viewer
 async function openImage(name) {
+  const t0 = performance.now();
   let v;
   try { v = await api('GET', 'api/image?' + q(name)); } catch (e) { notice(e.message); showWorklist(); return; }
   S.name = name; S.undo = []; S.redo = []; S.selected = -1;
@@ -106,7 +107,10 @@ async function openImage(name) {
   img.setAttribute('width', v.record.width); img.setAttribute('height', v.record.height);
   img.setAttribute('href', 'api/pixels?' + q(name));
   document.body.dataset.loaded = '0';
-  img.onload = () => { document.body.dataset.loaded = '1'; };
+  img.onload = () => {
+    document.body.dataset.loaded = '1';
+    requestAnimationFrame(() => { S.openMs = performance.now() - t0; });   // click -> drawn
+  };
   S.W = v.record.width; S.H = v.record.height;
   applyView(v);
   fit();
@@ -216,7 +220,7 @@ function renderPoints() {
     const moved = lm.predicted && (Math.abs(p[0] - lm.predicted[0]) > 1e-6 || Math.abs(p[1] - lm.predicted[1]) > 1e-6);
     const cls = ['lm'];
     if (lm.flags.length) cls.push('flagged');
-    if (lm.confidence != null && lm.confidence < S.low) cls.push('low');
+    if (lm.flags.includes('low_confidence')) cls.push('low');   // the quality gate's flag
     if (moved || (!lm.predicted && p)) cls.push('corrected');
     if (k === S.selected) cls.push('selected');
     c.setAttribute('class', cls.join(' '));
@@ -331,9 +335,11 @@ async function save() {
 async function measureLive() {
   if (S.measuring) { S.measureAgain = true; return; }
   S.measuring = true;
+  const t0 = performance.now();
   try {
     const m = await api('POST', 'api/measure?' + q(S.name), { points: snapshot() });
     renderMeasurements(m.measurements);
+    requestAnimationFrame(() => S.latencies.push(performance.now() - t0));  // move -> drawn
   } catch (e) { notice(e.message); }
   S.measuring = false;
   if (S.measureAgain) { S.measureAgain = false; measureLive(); }

@@ -92,7 +92,7 @@ def main(argv=None):
     worker = PredictionWorker(store, args.config, args.checkpoint, args.device)
     worker.start()
     app = create_app(store, worker, args.user, token=token, allowed_hosts=hosts)
-    warm_up()
+    warm_up(store)
     url = f'http://{shown}:{port}/' + (f'?token={token}' if token else '')
     print(f'mmceph review: {len(store.images)} image(s) of {args.images}, records in '
           f'{args.work}, user {args.user}', flush=True)

@@ -303,9 +303,12 @@ def _grey_if_grey(img):
     return img
 
 
-def warm_up() -> None:
-    """Import what the first opened image needs, off the request path."""
+def warm_up(store: Optional[ReviewStore] = None) -> None:
+    """Read the worklist's rows and import what the first opened image needs, off the
+    request path, while the browser loads the page."""
     def work():
+        if store is not None:
+            store.worklist()
         import cv2  # noqa: F401
 
         from . import export  # noqa: F401

@@ -108,6 +108,9 @@ class ReviewStore:
         with open(path, encoding='utf-8') as f:
             return json.load(f)
 
+    def has_prediction(self, name: str) -> bool:
+        return osp.isfile(self._file(PREDICTIONS, name, PREDICTION_SUFFIX))
+
     def save_prediction(self, name: str, result: dict) -> None:
         """Store the model's result (infer.py's JSON); a record made on an earlier
         prediction keeps its own copy of the predicted points."""

@@ -60,7 +60,7 @@ class PredictionWorker:
 
     def start(self) -> None:
         """Queue every image without a cached prediction and start the thread."""
-        todo = [n for n in self.store.images if self.store.prediction(n) is None]
+        todo = [n for n in self.store.images if not self.store.has_prediction(n)]
         self.enqueue(todo)
         self.thread = threading.Thread(target=self._run, name='mmceph-predict', daemon=True)
         self.thread.start()

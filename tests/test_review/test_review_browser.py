@@ -6,6 +6,7 @@ predict -> open the least confident -> drag at zoom 2 -> nudge, undo, reload -> 
 three images -> export -> tools/adapt.py accepts the file -> adapt from the page ->
 re-predict. Slow (the session's demo model, then ~1 min): run this file on its own.
 """
+import importlib
 import json
 import os
 import os.path as osp
@@ -298,3 +299,45 @@ def test_security_through_http(model, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_an_exported_onnx_folder_predicts_the_worklist(model, tmp_path):
+    """CHECKPOINT may be a folder of tools/deployment/export_onnx.py: the background
+    predictions then run in ONNX Runtime and are cached as infer.py's JSON."""
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import MODELS
+
+    from mmceph.review.store import ReviewStore
+    from mmceph.review.worker import PredictionWorker
+    sys.path.insert(0, osp.join(REPO, 'tests', 'test_runtime'))
+    cascade_config = importlib.import_module('test_onnx_runtime').cascade_config  # exportable
+    data, work, _ = model
+    cfg_path = cascade_config(tmp_path)
+    init_default_scope('mmpose')
+    net = MODELS.build(Config.fromfile(cfg_path).model)
+    demo = torch.load(work / 'best_MRE.pth', map_location='cpu', weights_only=False)
+    state = dict(demo['state_dict'])
+    state.update({'refiner.' + k: v for k, v in demo['state_dict'].items()})
+    net.load_state_dict(state, strict=True)
+    ckpt = str(tmp_path / 'cascade.pth')
+    torch.save(dict(state_dict=net.state_dict(), meta=demo['meta']), ckpt)
+    run([sys.executable, osp.join(REPO, 'tools/deployment/export_onnx.py'), cfg_path, ckpt,
+         str(tmp_path / 'exported'), '--no-verify'], tmp_path)
+    images = tmp_path / 'images'
+    images.mkdir()
+    for f in sorted((data / 'images').iterdir())[:2]:
+        shutil.copy(f, images / f.name)
+    store = ReviewStore(str(images), str(tmp_path / 'review'))
+    worker = PredictionWorker(store, cfg_path, str(tmp_path / 'exported'))
+    assert worker.exported
+    worker.start()
+    wait(lambda: worker.progress()['done'] == 2, 'ONNX predictions', timeout=300)
+    from mmceph.runtime import OnnxLandmarkPredictor
+    direct = OnnxLandmarkPredictor(str(tmp_path / 'exported'))
+    for name in store.images:
+        cached = store.prediction(name)
+        assert cached == json.loads(json.dumps(direct.predict(str(images / name))[0]))
+    with pytest.raises(ValueError, match='exported ONNX folder cannot be adapted'):
+        worker.adapt('x')

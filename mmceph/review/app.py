@@ -34,7 +34,6 @@ from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..clinical import MEASUREMENT_LINES
 from ..metainfo.isbi2015 import KEYPOINTS as ISBI_KEYPOINTS
 from ..utils.atomic import write_atomic
 from .paths import UnsafePath, resolve_inside
@@ -125,8 +124,9 @@ def error(status: int, message: str) -> JSONResponse:
 
 def create_app(store: ReviewStore, worker: Optional[PredictionWorker], user: str,
                token: Optional[str] = None, allowed_hosts: Optional[Sequence[str]] = None):
-    """The ASGI app of one review folder. OpenCV and the image reader are imported on
-    first use (:func:`warm_up` does it in the background): the worklist does not wait."""
+    """The ASGI app of one review folder. numpy, OpenCV and the image reader are imported
+    on first use (:func:`warm_up` does it in the background once the worklist has been
+    served): the worklist does not wait for them."""
 
     def image_name(request: Request) -> str:
         name = request.query_params.get('name', '')
@@ -148,6 +148,7 @@ def create_app(store: ReviewStore, worker: Optional[PredictionWorker], user: str
         return FileResponse(osp.join(STATIC, 'index.html'), headers=_no_store())
 
     def state(request):
+        from ..clinical import MEASUREMENT_LINES
         isbi = store.names == ISBI_KEYPOINTS
         lines = sorted({p for pairs in MEASUREMENT_LINES.values() for p in pairs}) if isbi else []
         return JSONResponse(dict(names=store.names, user=user, lines=lines,
@@ -157,6 +158,7 @@ def create_app(store: ReviewStore, worker: Optional[PredictionWorker], user: str
                                  can_adapt=bool(worker) and not worker.exported))
 
     def worklist(request):
+        served.set()
         return JSONResponse(dict(items=store.worklist(),
                                  progress=worker.progress() if worker else None))
 
@@ -303,13 +305,18 @@ def _grey_if_grey(img):
     return img
 
 
+served = threading.Event()       # the first worklist went out: imports may compete now
+
+
 def warm_up(store: Optional[ReviewStore] = None) -> None:
-    """Read the worklist's rows and import what the first opened image needs, off the
-    request path, while the browser loads the page."""
+    """Read the worklist's rows while the browser loads the page; once the worklist is
+    served (or after 3 s) import what the first opened image needs."""
     def work():
         if store is not None:
             store.worklist()
+        served.wait(3)
         import cv2  # noqa: F401
 
+        from .. import clinical  # noqa: F401
         from . import export  # noqa: F401
     threading.Thread(target=work, name='mmceph-warm-up', daemon=True).start()

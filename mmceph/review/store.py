@@ -12,7 +12,8 @@ REVIEW_DIR holds, for every image ``REL`` of IMAGES_DIR (the same relative name)
 
 Every write goes through :func:`mmceph.utils.atomic.write_atomic`: a crash during a save
 leaves the previous record. Images are only read. Measurements come from
-:func:`mmceph.clinical.analyse` (the one implementation; the page only shows them).
+:func:`mmceph.clinical.analyse` (the one implementation; the page only shows them);
+numpy is imported on the first measurement, so the worklist is served before it.
 """
 import datetime
 import json
@@ -21,7 +22,6 @@ import os.path as osp
 import threading
 from typing import Optional, Sequence
 
-from ..clinical import MEANINGS, MEASUREMENT_LANDMARKS, MEASUREMENTS, THRESHOLDS, UNITS, analyse
 from ..metainfo.isbi2015 import KEYPOINTS as ISBI_KEYPOINTS
 from ..utils.atomic import write_atomic
 from .paths import resolve_inside, walk_images
@@ -31,9 +31,6 @@ PREDICTION_SUFFIX, RECORD_SUFFIX = '.landmarks.json', '.review.json'
 MODEL_FILE = 'model.json'
 # What needs a human comes first: the quality gate's verdict, then the user's.
 STATUS_ORDER = ('rejected', 'review', 'ok', 'pending', 'unreadable', 'corrected', 'approved')
-# The normal (class 1) range of each measurement, shown beside its value.
-NORMAL_RANGES = {name: (low, high) for name, (low, high, _, _) in THRESHOLDS.items()}
-NORMAL_RANGES['MW'] = (2.0, 4.5)
 
 
 class InvalidEdit(ValueError):
@@ -325,6 +322,14 @@ class ReviewStore:
                     measurements=measurements(rec, [lm['position'] for lm in rec['landmarks']]))
 
 
+def normal_ranges() -> dict:
+    """The normal (class 1) range of each measurement, shown beside its value."""
+    from ..clinical import THRESHOLDS
+    ranges = {name: (low, high) for name, (low, high, _, _) in THRESHOLDS.items()}
+    ranges['MW'] = (2.0, 4.5)
+    return ranges
+
+
 def trusted(rec: dict) -> list:
     """Per landmark: may a measurement use it? Not when the quality gate flagged it (or
     rejected the image) unless the user corrected it or approved the image."""
@@ -340,11 +345,12 @@ def measurements(rec: dict, points) -> Optional[dict]:
     through :func:`mmceph.clinical.analyse`; those that use a landmark the quality gate
     flagged and nobody has checked are withheld, with the reason. None for a landmark set
     that is not ISBI's."""
+    from ..clinical import MEASUREMENT_LANDMARKS, MEASUREMENTS, UNITS, analyse
     names = [lm['name'] for lm in rec['landmarks']]
     if names != ISBI_KEYPOINTS:
         return None
     out = dict(values={}, withheld={}, error=None, units=UNITS,
-               normal_ranges={k: list(v) for k, v in NORMAL_RANGES.items()})
+               normal_ranges={k: list(v) for k, v in normal_ranges().items()})
     spacing = rec.get('pixel_spacing_mm')
     if spacing is None:
         out['error'] = 'pixel spacing unknown: measurements need mm'
@@ -372,4 +378,4 @@ def measurements(rec: dict, points) -> Optional[dict]:
 
 
 __all__ = ['ReviewStore', 'InvalidEdit', 'Conflict', 'UnknownImage', 'measurements',
-           'trusted', 'NORMAL_RANGES', 'MEANINGS']
+           'trusted', 'normal_ranges']

@@ -312,3 +312,23 @@ while True:
         os.unlink(record_file(work, 'a_ok.png'))
         leftovers = [f for f in os.listdir(osp.join(work, 'records')) if not f.endswith('.part')]
         assert leftovers == []
+
+
+def test_adaptation_needs_three_approved_images_and_repredict_an_adapted_model(folder):
+    from mmceph.review.worker import PredictionWorker, adapted_name
+    store = ReviewStore(*folder)
+    worker = PredictionWorker(store, 'config.py', str(osp.join(folder[1], 'model.pth')))
+    c = TestClient(create_app(store, worker, 'dr_a'))
+    for name in ('a_ok.png', 'b_ok_low.png'):
+        c.post('/api/approve', params=dict(name=name), json=dict(version=0))
+    r = c.post('/api/adapt')
+    assert r.status_code == 400 and 'at least 3 approved images, there are 2' in r.json()['error']
+    assert c.get('/api/adapt').json() == dict(state='idle')
+    r = c.post('/api/repredict')
+    assert r.status_code == 400 and 'adapt first' in r.json()['error']
+    # the adapted checkpoint goes beside the original, never over it or another file
+    ckpt = osp.join(folder[1], 'best.pth')
+    first = adapted_name(ckpt)
+    assert osp.dirname(first) == folder[1] and first != ckpt and first.endswith('.pth')
+    open(first, 'w').close()
+    assert adapted_name(ckpt) not in (first, ckpt)

@@ -1,6 +1,7 @@
 """The review app's records and HTTP API, in process (Starlette's TestClient), without a
 model: predictions are written in infer.py's schema (review_folder.py)."""
 import hashlib
+import importlib
 import json
 import os
 import os.path as osp
@@ -332,3 +333,20 @@ def test_adaptation_needs_three_approved_images_and_repredict_an_adapted_model(f
     assert osp.dirname(first) == folder[1] and first != ckpt and first.endswith('.pth')
     open(first, 'w').close()
     assert adapted_name(ckpt) not in (first, ckpt)
+
+
+def test_a_dicom_is_shown_with_the_models_intensity_mapping(folder):
+    """A 12-bit DICOM (max 4095) is shown scaled from 12 bits to 0..255, computed here by
+    hand, as the model sees it (mmceph.apis.image_io's one mapping)."""
+    import cv2
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+    write_dicom = importlib.import_module('dicom_files').write_dicom
+    images, _ = folder
+    pixels = (np.arange(60 * 50).reshape(60, 50) * 37 % 4096).astype(np.uint16)
+    pixels[0, 0] = 4095
+    write_dicom(osp.join(images, 'scan.dcm'), pixels, (0.1, 0.1))
+    c, store = client(folder)
+    assert 'scan.dcm' in store.images
+    r = c.get('/api/pixels', params=dict(name='scan.dcm'))
+    shown = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert (shown == np.round(pixels / 4095 * 255).astype(np.uint8)).all()

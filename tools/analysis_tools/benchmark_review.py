@@ -185,6 +185,9 @@ def main():
         d.quit()
         if not args.work:
             shutil.rmtree(tmp, ignore_errors=True)
+    load = ' / '.join(f'{v:.1f}' for v in os.getloadavg())
+    rows.append(('machine load average (1 / 5 / 15 min) at the end', f'{load} on {os.cpu_count()} '
+                 'cores'))
     print('| measured | value |\n|---|---|')
     for k, v in rows:
         print(f'| {k} | {v} |')

@@ -2,7 +2,8 @@
 chromium-driver, installed by .ci/run) driven by Selenium, against tools/review.py serving
 the demo model's predictions of synthetic images.
 
-predict -> open the least confident -> drag at zoom 2 -> nudge, undo, reload -> approve
+predict -> open the least confident -> drag at zoom 2 -> nudge, undo, reload -> a second
+tab saves first: 409 shown, nothing lost -> approve
 three images -> export -> tools/adapt.py accepts the file -> adapt from the page ->
 re-predict. Slow (the session's demo model, then ~1 min): run this file on its own.
 """
@@ -211,6 +212,25 @@ def test_correct_approve_export_adapt_in_the_browser(server, browser):
     wait(lambda: js(d, 'document.body.dataset.loaded') == '1', 'the reloaded image')
     cx = float(d.find_element(By.CSS_SELECTOR, 'circle.lm[data-index="0"]').get_attribute('cx'))
     assert cx == pytest.approx(p1[0] + 3)
+
+    # --- a second tab saves first: this page's next save is refused (409), it says so
+    other = record(review, name)
+    pts = [lm['position'] for lm in other['landmarks']]
+    pts[1] = [pts[1][0] + 1, pts[1][1]]
+    urllib.request.urlopen(urllib.request.Request(
+        url + 'api/landmarks?name=' + urllib.parse.quote(name), method='PUT',
+        data=json.dumps(dict(version=other['version'], points=pts)).encode(),
+        headers={'Content-Type': 'application/json'}))
+    d.find_element(By.CSS_SELECTOR, 'circle.lm[data-index="0"]').click()
+    d.find_element(By.TAG_NAME, 'body').send_keys(Keys.ARROW_LEFT)
+    banner = wait(lambda: d.find_element(By.ID, 'banner').is_displayed()
+                  and d.find_element(By.ID, 'banner'), 'the conflict banner')
+    assert 'changed elsewhere' in banner.text and 'not saved' in banner.text
+    kept = record(review, name)
+    assert kept['version'] == other['version'] + 1
+    assert [lm['position'] for lm in kept['landmarks']] == pts       # the other tab's edit
+    banner.find_element(By.TAG_NAME, 'button').click()               # reload this image
+    wait(lambda: js(d, 'document.body.dataset.version') == str(kept['version']), 'reload')
     d.find_element(By.ID, 'approve').click()
     wait(lambda: record(review, name)['approved_by'] == 'dr_test', 'approval')
 

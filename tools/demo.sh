@@ -42,3 +42,5 @@ for im in json.load(open('data/synthetic/annotations/test.json'))['images']:
 python tools/deployment/onnx_parity.py "$CONFIG" "$WORK/best_MRE.pth" work_dirs/demo_export \
   "${tests[@]}" --threads 2
 say "demo finished in $(( $(date +%s) - start )) s"
+say "next: review and correct the predictions in the browser (prints the address to open)"
+echo "  .venv/bin/python tools/review.py $CONFIG $WORK/best_MRE.pth data/synthetic/images --work review_demo"

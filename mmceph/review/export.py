@@ -1,0 +1,129 @@
+"""Approved images out of the review app: the site's labelled images.
+
+``annotations.json`` is COCO-keypoint JSON built by :mod:`mmceph.formats.coco`'s
+builders and checked by its :func:`~mmceph.formats.coco.validate_coco` before it is
+written, so ``tools/adapt.py --ann`` and the datasets read it as a converter's file
+(``file_name`` relative to IMAGES_DIR: ``--data-root IMAGES_DIR --img-prefix ''``);
+``reference`` is the reviewer who approved. ``measurements.csv`` has one row per image
+and measurement; ``reports/REL.report.png`` is a printable page per image (tracing and
+measurement table). Every file is written atomically.
+"""
+import csv
+import io
+import json
+import os.path as osp
+from typing import Optional
+
+import cv2
+import numpy as np
+
+from ..apis.image_io import read_image, to_uint8_bgr
+from ..clinical import MEASUREMENT_LINES, MEASUREMENTS
+from ..formats.coco import coco_annotation, coco_category, coco_document, coco_image, validate_coco
+from ..utils.atomic import write_atomic
+from .store import ReviewStore, measurements
+
+EXPORT_DIR = 'export'
+ANNOTATIONS, MEASUREMENTS_CSV, REPORTS = 'annotations.json', 'measurements.csv', 'reports'
+
+
+def coco_of(store: ReviewStore, records: list, path: str = '(export)') -> dict:
+    """The COCO document of approved ``records`` (validated)."""
+    if not records:
+        raise ValueError('no approved image to export: approve images first')
+    names = [lm['name'] for lm in records[0]['landmarks']]
+    images, annotations = [], []
+    for i, rec in enumerate(records, start=1):
+        if [lm['name'] for lm in rec['landmarks']] != names:
+            raise ValueError(f'{rec["image"]}: other landmarks than {records[0]["image"]}')
+        images.append(coco_image(i, rec['image'], rec['width'], rec['height'], 'review',
+                                 rec.get('pixel_spacing_mm'), reference=rec['approved_by'],
+                                 extra=dict(approved_at=rec['approved_at'])))
+        pred = store.prediction(rec['image']) or {}
+        roi = pred.get('roi_xyxy_px') or [0.0, 0.0, rec['width'], rec['height']]
+        bbox = [roi[0], roi[1], roi[2] - roi[0], roi[3] - roi[1]]
+        annotations.append(coco_annotation(i, i, [lm['position'] for lm in rec['landmarks']],
+                                           bbox))
+    reviewers = sorted({rec['approved_by'] for rec in records})
+    doc = coco_document(images, annotations, coco_category(names),
+                        description='mmceph review: approved images',
+                        reference=reviewers[0] if len(reviewers) == 1 else 'reviewers: '
+                        + ', '.join(reviewers))
+    return validate_coco(doc, path, len(names))
+
+
+def measurements_csv(records: list) -> str:
+    f = io.StringIO()
+    w = csv.writer(f)
+    w.writerow(['image', 'measurement', 'value', 'unit', 'class', 'meaning', 'approved_by'])
+    for rec in records:
+        m = measurements(rec, [lm['position'] for lm in rec['landmarks']])
+        if not m:
+            continue
+        for name in MEASUREMENTS:
+            v = m['values'].get(name)
+            if v:
+                w.writerow([rec['image'], name, v['value'], v['unit'], v['cls'], v['meaning'],
+                            rec['approved_by']])
+    return f.getvalue()
+
+
+def report_png(store: ReviewStore, rec: dict, height: int = 1400) -> bytes:
+    """One page: the tracing (landmarks, the measurements' lines) and the table."""
+    from ..apis.overlay import draw_overlay
+    image = to_uint8_bgr(read_image(store.image_path(rec['image'])).pixels)
+    pts = np.array([lm['position'] for lm in rec['landmarks']], float)
+    m = measurements(rec, pts.tolist())
+    lines = sorted({p for pairs in MEASUREMENT_LINES.values() for p in pairs}) if m else []
+    traced = draw_overlay(image, pts, [lm['name'] for lm in rec['landmarks']], lines,
+                          flagged=[bool(lm['corrected_by']) for lm in rec['landmarks']])
+    scale = height / traced.shape[0]
+    traced = cv2.resize(traced, (max(1, round(traced.shape[1] * scale)), height),
+                        interpolation=cv2.INTER_AREA)
+    panel = np.full((height, 1000, 3), 255, np.uint8)
+    text = [(rec['image'], 0.9), (f'approved by {rec["approved_by"]} at {rec["approved_at"]}',
+                                  0.6),
+            (f'{sum(bool(lm["corrected_by"]) for lm in rec["landmarks"])} landmark(s) '
+             'corrected (orange)', 0.6), ('', 0.6)]
+    if m is None:
+        text.append(('no ISBI measurements for this landmark set', 0.6))
+    elif m['error']:
+        text.append((m['error'], 0.6))
+    else:
+        for name in MEASUREMENTS:
+            v = m['values'].get(name)
+            low, high = m['normal_ranges'][name]
+            if v:
+                text.append((f'{name:5s} {v["value"]:8.2f} {v["unit"]:5s} class {v["cls"]} '
+                             f'(normal {low:g}-{high:g})', 0.6))
+                text.append((f'      {v["meaning"]}', 0.5))
+            else:
+                text.append((f'{name:5s} withheld: {m["withheld"].get(name, "")}', 0.5))
+    y = 50
+    for line, size in text:
+        cv2.putText(panel, line[:80], (30, y), cv2.FONT_HERSHEY_SIMPLEX, size, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+        y += int(48 * size) + 8
+    return cv2.imencode('.png', np.hstack([traced, panel]))[1].tobytes()
+
+
+def export_approved(store: ReviewStore, out_dir: Optional[str] = None,
+                    reports: bool = True) -> dict:
+    """Write the approved images' annotations, measurements and reports into
+    ``out_dir`` (default REVIEW_DIR/export); return what was written."""
+    out_dir = out_dir or osp.join(store.work_dir, EXPORT_DIR)
+    records = store.approved()
+    ann = osp.join(out_dir, ANNOTATIONS)
+    doc = coco_of(store, records, ann)
+    write_atomic(ann, json.dumps(doc, indent=1, allow_nan=False))
+    write_atomic(osp.join(out_dir, MEASUREMENTS_CSV), measurements_csv(records))
+    written = []
+    if reports:
+        for rec in records:
+            rel = osp.join(REPORTS, rec['image'] + '.report.png')
+            write_atomic(osp.join(out_dir, rel), report_png(store, rec))
+            written.append(rel)
+    return dict(images=len(records), annotations=osp.relpath(ann, store.work_dir),
+                measurements=osp.relpath(osp.join(out_dir, MEASUREMENTS_CSV), store.work_dir),
+                reports=[osp.relpath(osp.join(out_dir, r), store.work_dir) for r in written],
+                folder=out_dir)

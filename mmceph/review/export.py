@@ -15,10 +15,9 @@ import os.path as osp
 from typing import Optional
 
 import cv2
-import numpy as np
 
 from ..apis.image_io import read_image, to_uint8_bgr
-from ..clinical import MEASUREMENT_LINES, MEASUREMENTS
+from ..clinical import MEASUREMENTS
 from ..formats.coco import coco_annotation, coco_category, coco_document, coco_image, validate_coco
 from ..utils.atomic import write_atomic
 from .store import ReviewStore, measurements
@@ -68,43 +67,22 @@ def measurements_csv(records: list) -> str:
     return f.getvalue()
 
 
-def report_png(store: ReviewStore, rec: dict, height: int = 1400) -> bytes:
-    """One page: the tracing (landmarks, the measurements' lines) and the table."""
+def report_png(store: ReviewStore, rec: dict) -> bytes:
+    """One page: the tracing and the measurement table, drawn by the same overlay as
+    ``infer.py`` (one owner of the drawing), with who approved it in the banner."""
     from ..apis.overlay import draw_overlay
+    from ..apis.predictor_base import describe_landmarks
     image = to_uint8_bgr(read_image(store.image_path(rec['image'])).pixels)
-    pts = np.array([lm['position'] for lm in rec['landmarks']], float)
-    m = measurements(rec, pts.tolist())
-    lines = sorted({p for pairs in MEASUREMENT_LINES.values() for p in pairs}) if m else []
-    traced = draw_overlay(image, pts, [lm['name'] for lm in rec['landmarks']], lines,
-                          flagged=[bool(lm['corrected_by']) for lm in rec['landmarks']])
-    scale = height / traced.shape[0]
-    traced = cv2.resize(traced, (max(1, round(traced.shape[1] * scale)), height),
-                        interpolation=cv2.INTER_AREA)
-    panel = np.full((height, 1000, 3), 255, np.uint8)
-    text = [(rec['image'], 0.9), (f'approved by {rec["approved_by"]} at {rec["approved_at"]}',
-                                  0.6),
-            (f'{sum(bool(lm["corrected_by"]) for lm in rec["landmarks"])} landmark(s) '
-             'corrected (orange)', 0.6), ('', 0.6)]
-    if m is None:
-        text.append(('no ISBI measurements for this landmark set', 0.6))
-    elif m['error']:
-        text.append((m['error'], 0.6))
-    else:
-        for name in MEASUREMENTS:
-            v = m['values'].get(name)
-            low, high = m['normal_ranges'][name]
-            if v:
-                text.append((f'{name:5s} {v["value"]:8.2f} {v["unit"]:5s} class {v["cls"]} '
-                             f'(normal {low:g}-{high:g})', 0.6))
-                text.append((f'      {v["meaning"]}', 0.5))
-            else:
-                text.append((f'{name:5s} withheld: {m["withheld"].get(name, "")}', 0.5))
-    y = 50
-    for line, size in text:
-        cv2.putText(panel, line[:80], (30, y), cv2.FONT_HERSHEY_SIMPLEX, size, (0, 0, 0), 1,
-                    cv2.LINE_AA)
-        y += int(48 * size) + 8
-    return cv2.imencode('.png', np.hstack([traced, panel]))[1].tobytes()
+    names = [lm['name'] for lm in rec['landmarks']]
+    pts = [lm['position'] for lm in rec['landmarks']]
+    result = describe_landmarks(names, pts, [1.0] * len(pts), rec.get('pixel_spacing_mm'))
+    corrected = sum(bool(lm['corrected_by']) for lm in rec['landmarks'])
+    result.update(status='ok', status_reasons=[
+        f'{rec["image"]}: approved by {rec["approved_by"]} at {rec["approved_at"]}; '
+        f'{corrected} landmark(s) corrected'], pixel_spacing_mm=rec.get('pixel_spacing_mm'),
+                  # no scale bar unless the record says the spacing is the image's own
+                  pixel_spacing_assumed=rec.get('pixel_spacing_assumed', True))
+    return cv2.imencode('.png', draw_overlay(image, result))[1].tobytes()
 
 
 def export_approved(store: ReviewStore, out_dir: Optional[str] = None,

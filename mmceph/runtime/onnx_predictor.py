@@ -137,7 +137,6 @@ class OnnxLandmarkPredictor(PredictorBase):
         self.roi_prior = meta.get('roi_prior')
         self.default_spacing = meta.get('default_pixel_spacing')
         self.site_adaptation = meta.get('site_adaptation')
-        self.provenance = _provenance(folder, meta)
         g = meta['global']
         self.input_size = tuple(g['input_size'])
         self.padding = float(g['bbox_padding'])
@@ -152,6 +151,8 @@ class OnnxLandmarkPredictor(PredictorBase):
                     OnnxNetwork(checked_model_file(folder, meta, r['file']), norm, threads),
                     CompensatedHeatmapDecoder(**r['codec']))
             for r in (cascade or {}).get('refiners', [])]
+        # after the files are checked: a missing or damaged one is refused in one line
+        self.provenance = _provenance(folder, meta)
 
     def predict_image(self, image: np.ndarray, bbox_xyxy):
         """(K, 2) keypoints (image pixels) and (K, ) raw scores of a uint8 BGR image (the

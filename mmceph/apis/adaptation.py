@@ -21,7 +21,6 @@ another number of them, fewer than ``MIN_IMAGES`` labelled images of any landmar
 """
 import copy
 import datetime
-import hashlib
 import io
 import os.path as osp
 from typing import Optional, Sequence
@@ -32,6 +31,7 @@ import torch
 from ..formats.coco import load_coco_json
 from ..utils.atomic import write_atomic
 from ..utils.cli import UsageError
+from ..utils.digest import file_sha256
 
 MIN_IMAGES = 3
 METHOD = 'median offset'
@@ -183,14 +183,6 @@ def predict_unadapted(model, dataset, indices, batch_size: int = 4) -> tuple:
     return np.stack(preds), np.stack(scales)
 
 
-def sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            h.update(block)
-    return h.hexdigest()
-
-
 def default_data_root(ann_file: str) -> str:
     """Converters write ROOT/annotations/NAME.json with image paths relative to ROOT."""
     folder = osp.dirname(osp.abspath(ann_file))
@@ -257,7 +249,7 @@ def adapt_checkpoint(config, checkpoint: str, ann_file: str, out: str,
         image_files=[osp.basename(dataset.get_data_info(i)['img_path']) for i in indices],
         seed=None if images is None else seed,
         date=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-        ann_file=osp.basename(ann_file), ann_sha256=sha256(ann_file),
+        ann_file=osp.basename(ann_file), ann_sha256=file_sha256(ann_file),
         source_checkpoint=osp.basename(checkpoint), units='fraction of the crop (w, h)',
         offsets={n: [round(float(v), 6) for v in o] for n, o in zip(names, offsets)},
         offsets_mm=None if mm is None else

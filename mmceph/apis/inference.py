@@ -62,7 +62,8 @@ def _provenance(config, checkpoint, device):
     import mmpose
     import torch
 
-    from .predictor_base import base_provenance, file_sha256
+    from ..utils.digest import file_sha256
+    from .predictor_base import base_provenance
     source = getattr(config, 'filename', None) if isinstance(config, Config) else config
     return base_provenance(
         dict(name='pytorch', torch=torch.__version__, mmpose=mmpose.__version__,

@@ -8,7 +8,6 @@ dicts. A subclass supplies ``_landmarks(pixels, bbox) -> (K, 2) kpts, (K, ) scor
 the ONNX runtime (:class:`mmceph.runtime.OnnxLandmarkPredictor`) and the PyTorch
 ``LandmarkPredictor`` (:mod:`.inference`) do.
 """
-import hashlib
 import math
 from typing import Optional, Sequence
 
@@ -43,15 +42,6 @@ def coordinate_system(frame: str) -> dict:
                 x_axis='to the right (image columns)', y_axis='down (image rows)',
                 units='x_px, y_px in pixels; x_mm = x_px * pixel_spacing_mm[0], '
                       'y_mm = y_px * pixel_spacing_mm[1] (same origin and axes)')
-
-
-def file_sha256(path: str) -> str:
-    """SHA-256 of a file, read in 1 MiB blocks (checkpoints are hundreds of MB)."""
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            h.update(block)
-    return h.hexdigest()
 
 
 def base_provenance(backend: dict, **model) -> dict:

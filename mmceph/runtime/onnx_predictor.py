@@ -5,18 +5,18 @@ The folder (written by ``tools/deployment/export_onnx.py``) holds ``global.onnx`
 normalisation (mean, std, channel order), box padding, codec settings, the cascade's
 prediction settings, the ROI prior, the landmark names and the default pixel spacing.
 """
-import hashlib
 import json
 import os.path as osp
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 
-from ..apis.predictor_base import PredictorBase, base_provenance, file_sha256
+from ..apis.predictor_base import PredictorBase, base_provenance
 from ..core.cascade import Refiner, refine_landmarks
 from ..core.heatmap_decode import CompensatedHeatmapDecoder
 from ..core.warp import crop, crop_to_image, topdown_box
 from ..utils.cli import UsageError
+from ..utils.digest import file_sha256
 
 EXPORT_META = 'mmceph_export.json'
 FORMAT_VERSION = 1
@@ -40,8 +40,9 @@ class ExportIntegrityError(UsageError):
     error: it is bad input, not a bug)."""
 
 
-def checked_model_file(folder: str, meta: dict, name: str) -> str:
-    """The path of ``name`` in ``folder``, after checking the SHA-256 the export recorded
+def checked_model_file(folder: str, meta: dict, name: str) -> Tuple[str, str]:
+    """The path of ``name`` in ``folder`` and its SHA-256 (read once: the provenance
+    records it too), after checking the digest the export recorded
     (``files_sha256``): a damaged file is refused in one line naming it, before ONNX
     Runtime reads it (which would fail deep inside, or load a different network)."""
     path = osp.join(folder, name)
@@ -49,16 +50,12 @@ def checked_model_file(folder: str, meta: dict, name: str) -> str:
         raise FileNotFoundError(f'{path}: missing from the exported model folder '
                                 '(export it again with tools/deployment/export_onnx.py)')
     want = (meta.get('files_sha256') or {}).get(name)
-    if want is not None:
-        h = hashlib.sha256()
-        with open(path, 'rb') as f:
-            for block in iter(lambda: f.read(1 << 20), b''):
-                h.update(block)
-        if h.hexdigest() != want:
-            raise ExportIntegrityError(
-                f'{path}: SHA-256 differs from the one recorded at export in {EXPORT_META} '
-                '(truncated or altered; export it again with tools/deployment/export_onnx.py)')
-    return path
+    digest = file_sha256(path)
+    if want is not None and digest != want:
+        raise ExportIntegrityError(
+            f'{path}: SHA-256 differs from the one recorded at export in {EXPORT_META} '
+            '(truncated or altered; export it again with tools/deployment/export_onnx.py)')
+    return path, digest
 
 
 class Normaliser:
@@ -109,19 +106,18 @@ class OnnxNetwork:
         return self.session.run(None, {self.input: self.normalise(batch)})[0]
 
 
-def _provenance(folder: str, meta: dict) -> dict:
-    """The export folder's files by digest (once per predictor), and what it was exported
-    from as its metadata records it."""
+def _provenance(folder: str, meta: dict, network_digests: dict) -> dict:
+    """The export folder's files by digest (the networks' as ``checked_model_file`` read
+    them), and what it was exported from as its metadata records it."""
     import onnxruntime as ort
-    files = [EXPORT_META, meta['global']['file']] + [
-        r['file'] for r in (meta.get('cascade') or {}).get('refiners', [])]
     source = meta.get('source') or {}
     return base_provenance(
         dict(name='onnxruntime', onnxruntime=ort.__version__, device='cpu'),
         config=source.get('config'),
         checkpoint=dict(path=source.get('checkpoint'), sha256=source.get('checkpoint_sha256')),
         export=dict(path=osp.abspath(folder),
-                    sha256={f: file_sha256(osp.join(folder, f)) for f in files}))
+                    sha256={EXPORT_META: file_sha256(osp.join(folder, EXPORT_META)),
+                            **network_digests}))
 
 
 class OnnxLandmarkPredictor(PredictorBase):
@@ -141,18 +137,23 @@ class OnnxLandmarkPredictor(PredictorBase):
         self.input_size = tuple(g['input_size'])
         self.padding = float(g['bbox_padding'])
         norm = Normaliser(**meta['normalisation'])
-        self.network = OnnxNetwork(checked_model_file(folder, meta, g['file']), norm, threads)
+        digests = {}    # each network file read once: checked, then recorded in provenance
+
+        def network(name: str) -> OnnxNetwork:
+            path, digests[name] = checked_model_file(folder, meta, name)
+            return OnnxNetwork(path, norm, threads)
+
+        self.network = network(g['file'])
         self.decoder = CompensatedHeatmapDecoder(**g['codec'])
         self.site_offsets = np.asarray(g.get('site_offsets') or [], np.float32).reshape(-1, 2)
         cascade = meta.get('cascade')
         self.cascade = cascade
         self.refiners = [
             Refiner(float(r['patch_fraction']), tuple(r['patch_size']),
-                    OnnxNetwork(checked_model_file(folder, meta, r['file']), norm, threads),
+                    network(r['file']),
                     CompensatedHeatmapDecoder(**r['codec']))
             for r in (cascade or {}).get('refiners', [])]
-        # after the files are checked: a missing or damaged one is refused in one line
-        self.provenance = _provenance(folder, meta)
+        self.provenance = _provenance(folder, meta, digests)
 
     def predict_image(self, image: np.ndarray, bbox_xyxy):
         """(K, 2) keypoints (image pixels) and (K, ) raw scores of a uint8 BGR image (the

@@ -143,7 +143,7 @@ def test_onnx_provenance_hashes_every_file_the_predictor_loads(tmp_path):
     and by the checkpoint digest its metadata recorded at export."""
     import onnxruntime
 
-    from mmceph.runtime.onnx_predictor import EXPORT_META, _provenance
+    from mmceph.runtime.onnx_predictor import EXPORT_META, _provenance, checked_model_file
     meta = dict(source=dict(config='a.py', checkpoint='b.pth', checkpoint_sha256='c' * 64),
                 **{'global': dict(file='global.onnx')},
                 cascade=dict(refiners=[dict(file='refiner0.onnx')]))
@@ -151,7 +151,10 @@ def test_onnx_provenance_hashes_every_file_the_predictor_loads(tmp_path):
              'notes.txt': b'not loaded'}
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
-    prov = _provenance(str(tmp_path), meta)
+    # the networks' digests as the predictor gets them: from reading each file for its check
+    digests = {n: checked_model_file(str(tmp_path), meta, n)[1]
+               for n in ('global.onnx', 'refiner0.onnx')}
+    prov = _provenance(str(tmp_path), meta, digests)
     assert prov['backend'] == dict(name='onnxruntime', onnxruntime=onnxruntime.__version__,
                                    device='cpu')
     assert prov['checkpoint'] == dict(path='b.pth', sha256='c' * 64) and prov['config'] == 'a.py'

@@ -24,7 +24,6 @@ and their cascades) with flip test off and the standard test pipeline (LoadCepha
 anything else is refused with the reason.
 """
 import argparse
-import hashlib
 import json
 import os
 import os.path as osp
@@ -47,14 +46,6 @@ def parse_args(argv=None):
     p.add_argument('--no-verify', action='store_true', help='skip the ONNX Runtime check')
     p.add_argument('--debug', action='store_true', help='show tracebacks of errors')
     return p.parse_args(argv)
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            h.update(block)
-    return h.hexdigest()
 
 
 def pipeline_settings(cfg):
@@ -125,6 +116,7 @@ def main(argv=None):
     from mmceph.runtime.onnx_predictor import EXPORT_META, FORMAT_VERSION
     from mmceph.utils.atomic import write_atomic
     from mmceph.utils.cli import UsageError
+    from mmceph.utils.digest import file_sha256
     if not osp.isfile(args.config):
         raise UsageError(f'{args.config}: config not found')
     check_checkpoint_file(args.checkpoint)
@@ -139,7 +131,7 @@ def main(argv=None):
     meta = dict(format_version=FORMAT_VERSION, opset=args.opset,
                 source=dict(config=osp.basename(args.config),
                             checkpoint=osp.basename(args.checkpoint),
-                            checkpoint_sha256=sha256(args.checkpoint)),
+                            checkpoint_sha256=predictor.provenance['checkpoint']['sha256']),
                 keypoint_names=predictor.names, roi_prior=predictor.roi_prior,
                 default_pixel_spacing=predictor.default_spacing,
                 site_adaptation=getattr(predictor, 'site_adaptation', None),
@@ -173,7 +165,7 @@ def main(argv=None):
         for name, net, shape in nets:
             path = osp.join(staging, name)
             export_net(net, shape, path, args.opset)
-            files[name] = sha256(path)
+            files[name] = file_sha256(path)
             line = f'{osp.join(args.out_dir, name)}: opset {args.opset}, input {shape[1:]}'
             if not args.no_verify:
                 diff, scale = verify(net, path, shape)

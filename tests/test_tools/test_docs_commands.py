@@ -1,5 +1,6 @@
 """Every command in the docs runs as written (issue 25, item 3): the ```bash blocks of
-README.md, configs/*/README.md and docs/*.md are parsed; each `python SCRIPT`, `python -m
+README.md, configs/*/README.md and every page of the docs site (docs/**/*.md) are
+parsed; each `python SCRIPT`, `python -m
 MODULE`, `mim run mmceph TOOL`, `make TARGET` and `bash SCRIPT` must name something that
 exists, each distinct Python entry point's `--help` must exit 0, every `configs/*.py`
 named must exist, and the README must activate .venv before its first bare `python` or
@@ -16,10 +17,12 @@ import pytest
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DOCS = ['README.md'] + sorted(glob.glob('configs/*/README.md', root_dir=REPO)) + sorted(
-    glob.glob('docs/*.md', root_dir=REPO))
+    glob.glob('docs/**/*.md', root_dir=REPO, recursive=True))
 ACTIVATE = 'source .venv/bin/activate'
 # shell words and system tools the docs may use as they are
 SHELL = {'ln', 'pip', 'source', 'for', 'done', 'set', 'export', 'cd', 'ls', 'mkdir'}
+# the venv's own command-line tools, named by the docs as they are (the docs site's mkdocs)
+VENV_TOOLS = {'mkdocs'}
 MIM_TOOLS = {'train': 'tools/train.py', 'test': 'tools/test.py'}
 
 
@@ -64,6 +67,8 @@ def entry_point(words):
         return head, words[1]
     if head == '.venv/bin/ruff':
         return 'shell', head
+    if head in VENV_TOOLS:
+        return 'venv', head
     assert head in SHELL, f'unknown command {head!r}: {" ".join(words)}'
     return 'shell', head
 
@@ -89,6 +94,8 @@ def test_every_named_file_exists():
             assert osp.isfile(osp.join(REPO, target)), f'{doc}: {line}'
         if kind == 'mim' and not target.endswith('.py'):
             assert osp.isfile(osp.join(REPO, 'tools', target + '.py')), f'{doc}: {line}'
+        if kind == 'venv':
+            assert osp.isfile(osp.join(osp.dirname(sys.executable), target)), f'{doc}: {line}'
         if kind == 'make':
             with open(osp.join(REPO, 'Makefile')) as f:
                 assert re.search(rf'^{target}:', f.read(), re.M), f'{doc}: {line}'

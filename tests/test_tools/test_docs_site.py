@@ -1,7 +1,7 @@
-"""The documentation site builds with warnings as errors (never with `-q`: mkdocs 1.6.1 then
-stops counting warnings and --strict passes a dead link) (mkdocs.yml: strict, every internal
+"""The documentation site builds with warnings as errors (mkdocs.yml: strict, every internal
 link and anchor validated), and that check has teeth: a page with a dead link or a dead
-anchor fails the same configuration."""
+anchor fails the same configuration. (Never build with `-q`: mkdocs 1.6.1 then stops
+counting warnings, and --strict passes a dead link.)"""
 import os
 import os.path as osp
 import subprocess

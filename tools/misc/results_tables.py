@@ -23,7 +23,11 @@ import sys
 import yaml
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-MARKER = re.compile(r'<!-- mmceph-results ([^>]*?) -->\n(.*?)<!-- /mmceph-results -->', re.S)
+# a marker is a line of its own (a marker quoted inside a sentence is text, not a table)
+MARKER = re.compile(r'^<!-- mmceph-results ([^>]*?) -->\n(.*?)^<!-- /mmceph-results -->$',
+                    re.S | re.M)
+OPEN = re.compile(r'^<!-- mmceph-results ', re.M)
+CLOSE = re.compile(r'^<!-- /mmceph-results -->$', re.M)
 # reference annotations in the order the tables show them; metrics shown per reference
 REFERENCES = ('senior', 'mean of both annotators', 'junior')
 SDR_KEYS = ('SDR 2mm', 'SDR 2.5mm', 'SDR 3mm', 'SDR 4mm')
@@ -211,7 +215,7 @@ def main(argv=None):
         for path in targets(args.root):
             with open(path, encoding='utf-8') as f:
                 text = f.read()
-            if text.count('<!-- mmceph-results ') != text.count('<!-- /mmceph-results -->'):
+            if len(OPEN.findall(text)) != len(CLOSE.findall(text)):
                 raise TableError(f'{path}: a results marker is not closed')
             new = regenerate(text, folders, path)
             if new == text:

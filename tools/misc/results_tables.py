@@ -150,9 +150,9 @@ def recipes_table(folders):
     """The models a metafile marks with a Recipe: what a user picks from."""
     picked = [m for models in folders.values() for m in models if m['Metadata'].get('Recipe')]
     picked.sort(key=lambda m: not m['Metadata']['Recipe'].startswith('recommended'))
-    head = ['recipe', 'config', 'trained on', 'MRE vs senior (SDR 2 mm)',
+    head = ['recipe', 'trained on', 'MRE vs senior (SDR 2 mm)',
             'MRE vs mean of both (SDR 2 mm)', 'GFLOPs', 'inference s/image (PyTorch / ONNX)',
-            'training (2-core CPU)']
+            'training (2-core CPU)', 'config']
     lines = [_row(head), _row(['---'] * len(head))]
     for m in picked:
         meta, results = m['Metadata'], _results(m)
@@ -165,10 +165,10 @@ def recipes_table(folders):
             return f'{metrics["MRE (mm)"]:.3f} mm' + (f' ({sdr:.1f} %)' if sdr is not None else '')
         speed = _num(meta.get('Inference Time (s/image)'), 3) + ' / ' + _num(
             meta.get('Inference Time ONNX (s/image)'), 3)
-        lines.append(_row([meta['Recipe'], _config(m), meta.get('Training Annotation', '—'),
+        lines.append(_row([f'**{meta["Recipe"]}**', meta.get('Training Annotation', '—'),
                            mre('senior'), mre('mean of both annotators'),
                            _num(meta.get('FLOPs (G)'), 2), speed,
-                           f'{meta.get("Epochs")} epochs, {_minutes(meta)}']))
+                           f'{meta.get("Epochs")} epochs, {_minutes(meta)}', _config(m)]))
     caption = ('Test split: ' + '; '.join(_test_splits(picked)) + '. Checkpoint selection: '
                + '; '.join(_selections(picked)) + '. Inference: 2 threads, median seconds per '
                'image, each row from its own run (the conditions are in metafile.yml).')

@@ -84,7 +84,7 @@ def test_a_row_is_what_the_metafile_says(tmp_path):
     assert run('--root', str(root)).returncode == 0
     assert (root / 'configs' / 'toy' / 'README.md').read_text() == '''x
 <!-- mmceph-results toy -->
-Columns per reference annotation: senior.
+Reference annotation: senior.
 Test split: Toy test (3 images).
 Checkpoint selection, every row: validation split.
 

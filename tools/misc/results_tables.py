@@ -127,8 +127,10 @@ def folder_table(models):
         if len(selections) > 1:
             cells.append('; '.join(sorted({r['Checkpoint Selection'] for r in results.values()})))
         lines.append(_row(cells))
-    caption = [f'Columns per reference annotation: {", ".join(short(r) for r, _ in groups)}.'] \
-        if groups else []
+    refs = [ref for ref, _ in groups]
+    caption = [f'Reference annotation: {refs[0]}.'] if len(refs) == 1 else [
+        'Reference annotations (a column group each): '
+        + ', '.join(f'{short(r)} = {r}' if short(r) != r else r for r in refs) + '.'] if refs else []
     if _test_splits(models):
         caption.append('Test split: ' + '; '.join(_test_splits(models)) + '.')
     if len(selections) == 1:

@@ -3,6 +3,7 @@ and the config READMEs is generated from it by tools/misc/results_tables.py, and
 (run here, as make test runs it) fails naming the file when a table and its metafile
 disagree, whichever of the two was edited."""
 import os.path as osp
+import re
 import shutil
 import subprocess
 import sys
@@ -106,3 +107,38 @@ def test_a_marker_naming_no_metafile_is_one_line_naming_the_file(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.count('\n') == 1 and 'docs/index.md:' in proc.stderr
     assert 'configs/nosuch/metafile.yml' in proc.stderr
+
+
+def test_a_result_without_its_reference_or_selection_is_refused(tmp_path):
+    """The schema is the point: a result that does not say what it was scored against, or
+    how its checkpoint was chosen, is one line naming the metafile, and nothing is written."""
+    for field in ('Reference Annotation', 'Checkpoint Selection'):
+        root = copy_repo(tmp_path / field.split()[0])
+        meta = root / 'configs' / 'isbi2015' / 'metafile.yml'
+        meta.write_text(meta.read_text().replace(f'    {field}:', '    Other:', 1))
+        before = (root / 'README.md').read_text()
+        proc = run('--root', str(root))
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.count('\n') == 1 and str(meta) in proc.stderr and field in proc.stderr
+        assert (root / 'README.md').read_text() == before
+
+
+def test_a_config_readme_without_its_table_is_refused(tmp_path):
+    root = copy_repo(tmp_path)
+    readme = root / 'configs' / 'aariz' / 'README.md'
+    readme.write_text('# aariz\n\nresults typed by hand\n')
+    proc = run('--check', '--root', str(root))
+    assert proc.returncode == 2 and 'configs/aariz/README.md' in proc.stderr
+
+
+def test_every_isbi_table_names_its_reference_and_checkpoint_selection():
+    tables = []
+    for doc in ('README.md', 'docs/index.md', 'docs/model_guides/results.md',
+                'configs/isbi2015/README.md'):
+        with open(osp.join(REPO, doc)) as f:
+            tables += re.findall(r'^<!-- mmceph-results (?:recipes|isbi2015) -->\n(.*?)^<!-- /',
+                                 f.read(), re.S | re.M)
+    assert len(tables) == 4
+    for table in tables:
+        assert 'Checkpoint selection' in table and 'literature protocol' in table
+        assert 'senior' in table.split('\n| ---')[0] and 'mean' in table.split('\n| ---')[0]

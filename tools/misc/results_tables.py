@@ -128,9 +128,12 @@ def folder_table(models):
             cells.append('; '.join(sorted({r['Checkpoint Selection'] for r in results.values()})))
         lines.append(_row(cells))
     refs = [ref for ref, _ in groups]
-    caption = [f'Reference annotation: {refs[0]}.'] if len(refs) == 1 else [
-        'Reference annotations (a column group each): '
-        + ', '.join(f'{short(r)} = {r}' if short(r) != r else r for r in refs) + '.'] if refs else []
+    caption = []
+    if len(refs) == 1:
+        caption.append(f'Reference annotation: {refs[0]}.')
+    elif refs:
+        named = [f'{short(r)} = {r}' if short(r) != r else r for r in refs]
+        caption.append('Reference annotations (a column group each): ' + ', '.join(named) + '.')
     if _test_splits(models):
         caption.append('Test split: ' + '; '.join(_test_splits(models)) + '.')
     if len(selections) == 1:
@@ -214,6 +217,12 @@ def main(argv=None):
     try:
         folders = load_metafiles(args.root)
         stale = []
+        for name in folders:              # a folder's README shows its own metafile's table
+            readme = osp.join(args.root, 'configs', name, 'README.md')
+            if osp.isfile(readme) and f'<!-- mmceph-results {name} -->' not in open(
+                    readme, encoding='utf-8').read():
+                raise TableError(f'{readme}: no <!-- mmceph-results {name} --> table of '
+                                 'its metafile.yml')
         for path in targets(args.root):
             with open(path, encoding='utf-8') as f:
                 text = f.read()

@@ -14,8 +14,9 @@ ENV = dict(os.environ, NO_MKDOCS_2_WARNING='1')
 
 def build(config, site):
     return subprocess.run([sys.executable, '-m', 'mkdocs', 'build', '--strict',
-                           '-f', str(config), '-d', str(site)], cwd=REPO, env=ENV,
-                          capture_output=True, text=True, timeout=300)
+                           '-f', str(config), '-d', str(site)], env=ENV,
+                          cwd=osp.dirname(str(site)),   # not the repository: the config's
+                          capture_output=True, text=True, timeout=300)  # paths resolve alone
 
 
 def test_the_docs_site_builds_without_a_warning(tmp_path):

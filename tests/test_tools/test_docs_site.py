@@ -4,6 +4,7 @@ anchor fails the same configuration. (Never build with `-q`: mkdocs 1.6.1 then s
 counting warnings, and --strict passes a dead link.)"""
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 
@@ -50,3 +51,20 @@ def test_a_dead_link_or_anchor_fails_the_build(tmp_path):
     assert dead_page.returncode != 0 and 'missing.md' in dead_page.stderr
     dead_anchor = _site_with(tmp_path / 'anchor', '# Page\n\n[home](index.md#no-such-heading)\n')
     assert dead_anchor.returncode != 0 and 'no-such-heading' in dead_anchor.stderr
+
+
+def test_every_research_note_is_dated_and_keeps_its_commands():
+    """A measurement log without the commands that produced it cannot be reproduced; the
+    commands themselves are checked by test_docs_commands.py (each names a real tool)."""
+    research = osp.join(REPO, 'docs', 'research')
+    notes = sorted(n for n in os.listdir(research) if n != 'index.md')
+    assert len(notes) >= 8
+    with open(osp.join(REPO, 'mkdocs.yml')) as f:
+        nav = f.read()
+    with open(osp.join(research, 'index.md')) as f:
+        index = f.read()
+    for note in notes:
+        assert re.fullmatch(r'\d{4}-\d{2}-\d{2}-[a-z0-9-]+\.md', note), note
+        with open(osp.join(research, note)) as f:
+            assert '```bash\n' in f.read(), f'{note} has no commands'
+        assert f'research/{note}' in nav and f'({note})' in index, note

@@ -54,7 +54,8 @@ def load_metafiles(root):
             for result in model.get('Results') or []:
                 for key in ('Reference Annotation', 'Checkpoint Selection', 'Metrics'):
                     if key not in result:
-                        raise TableError(f'{path}: {model.get("Name")}: a result has no {key!r}')
+                        raise TableError(f'{path}: {model.get("Name")}: a result has no '
+                                         f'{key!r} (fields: docs/model_guides/results.md)')
         folders[osp.basename(osp.dirname(path))] = data['Models']
     return folders
 

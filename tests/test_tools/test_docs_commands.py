@@ -114,6 +114,8 @@ def help_commands():
             seen.setdefault(target, [sys.executable, target, '--help'])
         elif kind == 'module':
             seen.setdefault(target, [sys.executable, '-m', target, '--help'])
+        elif kind == 'venv':
+            seen.setdefault(target, [osp.join(osp.dirname(sys.executable), target), '--help'])
         elif kind == 'mim':
             tool = target if target.endswith('.py') else f'tools/{target}.py'
             seen.setdefault(tool, [sys.executable, tool, '--help'])

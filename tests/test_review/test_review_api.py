@@ -327,6 +327,15 @@ def test_adaptation_needs_three_approved_images_and_repredict_an_adapted_model(f
     assert c.get('/api/adapt').json() == dict(state='idle')
     r = c.post('/api/repredict')
     assert r.status_code == 400 and 'adapt first' in r.json()['error']
+    # at the minimum it starts (here it then fails: there is no model; the page says why)
+    c.post('/api/approve', params=dict(name='sub/c_review.png'), json=dict(version=0))
+    r = c.post('/api/adapt')
+    assert r.status_code == 200 and r.json()['state'] == 'running' and r.json()['images'] == 3
+    end = time.monotonic() + 120
+    while c.get('/api/adapt').json()['state'] == 'running' and time.monotonic() < end:
+        time.sleep(0.05)
+    state = c.get('/api/adapt').json()
+    assert state['state'] == 'failed' and 'model.pth: checkpoint not found' in state['error']
     # the adapted checkpoint goes beside the original, never over it or another file
     ckpt = osp.join(folder[1], 'best.pth')
     first = adapted_name(ckpt)

@@ -10,9 +10,10 @@ import subprocess
 import sys
 import time
 
+import cv2
 import numpy as np
 import pytest
-from review_folder import SHAPE, SPACING, make_folder
+from review_folder import SHAPE, SPACING, make_folder, pdf_pages
 
 from mmceph.clinical import analyse
 from mmceph.formats.coco import load_coco_json
@@ -199,9 +200,23 @@ def test_approve_export_gives_a_valid_coco_file_for_adapt(folder):
     with open(osp.join(work, out['measurements'])) as f:
         rows = f.read().splitlines()
     assert len(rows) == 1 + 2 * 8 and rows[1].startswith('a_ok.png,ANB,')
-    assert len(out['reports']) == 2
-    report = c.get('/files/' + out['reports'][0].removeprefix('export/'))
-    assert report.status_code == 200 and report.content[:4] == b'\x89PNG'
+    # a printable report per image: one PDF page no larger than A4 (210 x 297 mm, in
+    # points), the whole drawing (the PNG's pixels, its aspect) on it
+    assert [osp.basename(r) for r in out['reports']] == ['a_ok.png.report.pdf',
+                                                          'c_review.png.report.pdf']
+    for pdf, png in zip(out['reports'], out['report_images']):
+        page = c.get('/files/' + png.removeprefix('export/'))
+        assert page.status_code == 200 and page.content[:4] == b'\x89PNG'
+        h, w = cv2.imdecode(np.frombuffer(page.content, np.uint8), cv2.IMREAD_COLOR).shape[:2]
+        report = c.get('/files/' + pdf.removeprefix('export/'))
+        assert report.status_code == 200
+        tree = pdf_pages(report.content)
+        assert tree['count'] == [1] and len(tree['media']) == 1 and tree['images'] == [(w, h)]
+        x0, y0, x1, y1 = tree['media'][0]
+        a4 = (210 / 25.4 * 72, 297 / 25.4 * 72)
+        assert (x0, y0) == (0, 0) and x1 <= a4[0] + 1e-6 and y1 <= a4[1] + 1e-6
+        assert max(x1 / a4[0], y1 / a4[1]) == pytest.approx(1)        # as large as fits
+        assert x1 / y1 == pytest.approx(w / h)
     # a landmark moved after approval withdraws the approval
     pts[2][0] += 1
     r = c.put('/api/landmarks', params=dict(name='a_ok.png'), json=dict(version=2, points=pts))
@@ -359,3 +374,30 @@ def test_a_dicom_is_shown_with_the_models_intensity_mapping(folder):
     r = c.get('/api/pixels', params=dict(name='scan.dcm'))
     shown = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_UNCHANGED)
     assert (shown == np.round(pixels / 4095 * 255).astype(np.uint8)).all()
+
+
+def test_mim_run_mmceph_review_answers_help_and_serves(folder, tmp_path):
+    """Through mim, from an unrelated folder (mim's own ``--help`` comes first, so the
+    tool's is ``mim run mmceph review -- --help``), and a real start over the folder."""
+    from conftest import BIN, CONFIG
+    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ['PATH'], OMP_NUM_THREADS='1')
+    out = subprocess.run(['mim', 'run', 'mmceph', 'review', '--', '--help'], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and 'usage: review.py' in out.stdout and '--work' in out.stdout
+    images, work = folder
+    ckpt = tmp_path / 'cached.pth'          # every image has a cached prediction: not loaded
+    ckpt.write_bytes(b'')
+    proc = subprocess.Popen(['mim', 'run', 'mmceph', 'review', CONFIG, str(ckpt), images,
+                             '--work', work, '--port', '0'], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)   # mim's child server: stopped with it
+    try:
+        url = next(ln.split()[1] for ln in proc.stdout if ln.startswith('open '))
+        import urllib.request
+        with urllib.request.urlopen(url + 'api/worklist') as r:
+            items = json.load(r)['items']
+        assert sorted(it['image'] for it in items) == sorted(
+            ['a_ok.png', 'b_ok_low.png', 'sub/c_review.png', 'd_rejected.png'])
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)

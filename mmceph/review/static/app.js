@@ -435,7 +435,7 @@ async function approve() {
 async function exportApproved() {
   try {
     const r = await api('POST', 'api/export');
-    notice(`exported ${r.images} approved image(s) to ${r.folder}: ${r.annotations}, ${r.measurements}, ${r.reports.length} report(s)`);
+    notice(`exported ${r.images} approved image(s) to ${r.folder}: ${r.annotations}, ${r.measurements}, ${r.reports.length} printable report(s) (PDF)`);
     document.body.dataset.exported = String(r.images);
   } catch (e) { banner(e.message); }
 }
@@ -445,11 +445,18 @@ function showAdaptation(a) {
   if (a.state === 'running') notice(`adapting on ${a.images} approved image(s)...`);
   if (a.state === 'failed') notice('adaptation failed: ' + a.error);
   if (a.state === 'done') {
-    const c = a.leave_one_out;
-    const err = c ? ` leave-one-out mean radial error ${c.mre_unadapted.toFixed(3)} ${c.unit} before, ` +
-      `${c.mre_adapted.toFixed(3)} ${c.unit} after (${c.change >= 0 ? '+' : ''}${c.change.toFixed(3)})`
-      : ' (the before/after check needs at least 4 approved images)';
-    notice(`adapted model written: ${a.checkpoint};` + err);
+    // kept on screen (the notice line is reused): what the adaptation did on these images
+    const c = a.leave_one_out, box = $('adaptation');
+    box.textContent = `Adapted model: ${a.checkpoint} (from ${a.images} approved images). ` + (c
+      ? `Mean radial error on the approved images, leave-one-out: before ${c.mre_unadapted.toFixed(3)} ${c.unit}, ` +
+        `after ${c.mre_adapted.toFixed(3)} ${c.unit} (${c.change >= 0 ? '+' : ''}${c.change.toFixed(3)} ${c.unit}` +
+        (c.change > 0 ? '; it does not pay on these images: keep the original model' : '') + ').'
+      : 'No before/after check: a landmark is placed on fewer than 3 of the images.') +
+      (a.images < 10 ? ' 10 approved images pay best.' : '');
+    box.dataset.before = c ? c.mre_unadapted : '';
+    box.dataset.after = c ? c.mre_adapted : '';
+    box.hidden = false;
+    notice('adaptation done');
     el.hidden = false;
   }
   document.body.dataset.adaptation = a.state;

@@ -82,11 +82,14 @@ def report_image(store: ReviewStore, rec: dict) -> np.ndarray:
     pts = [lm['position'] for lm in rec['landmarks']]
     result = describe_landmarks(names, pts, [1.0] * len(pts), rec.get('pixel_spacing_mm'))
     corrected = sum(bool(lm['corrected_by']) for lm in rec['landmarks'])
+    pred = store.prediction(rec['image']) or {}
     result.update(status='ok', status_reasons=[
         f'{rec["image"]}: approved by {rec["approved_by"]} at {rec["approved_at"]}; '
         f'{corrected} landmark(s) corrected'], pixel_spacing_mm=rec.get('pixel_spacing_mm'),
-                  # no scale bar unless the record says the spacing is the image's own
-                  pixel_spacing_assumed=rec.get('pixel_spacing_assumed', True))
+                  # where the spacing came from is the prediction's (infer.py's JSON); no
+                  # scale bar unless it says the spacing is the image's own
+                  pixel_spacing_source=pred.get('pixel_spacing_source'),
+                  pixel_spacing_assumed=pred.get('pixel_spacing_assumed', True))
     return draw_overlay(image, result)
 
 

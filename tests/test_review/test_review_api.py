@@ -244,7 +244,33 @@ def test_pixels_are_the_models_intensity_mapping(folder):
     r = c.get('/api/pixels', params=dict(name='sub/c_review.png'))
     shown = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_UNCHANGED)
     assert (shown == np.asarray(Image.open(osp.join(images, 'sub/c_review.png')))).all()
+    assert r.headers['content-type'] == 'image/bmp'         # lossless, no encoding cost
     assert c.get('/api/thumb', params=dict(name='a_ok.png')).content[:2] == b'\xff\xd8'
+
+
+def test_jpeg_thumbnails_match_the_readers_image_turned_by_exif(folder):
+    """The thumbnail of a JPEG is decoded at reduced scale (a shortcut past the reader):
+    it must still show what read_image shows, EXIF orientation included (6: the stored
+    1200 x 800 pixels are turned to 800 x 1200; libjpeg decodes them at 1/4), compared
+    with a resize of read_image's."""
+    import cv2
+    from PIL import Image
+
+    from mmceph.apis.image_io import read_image
+    images, work = folder
+    y, x = np.mgrid[0:800, 0:1200]
+    stored = np.stack([x * 0.2, y * 0.3, (x + y) * 0.12], -1).astype(np.uint8)  # smooth
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(osp.join(images, 'turned.jpg'), quality=95, exif=exif)
+    c, _ = client(folder)
+    r = c.get('/api/thumb', params=dict(name='turned.jpg'))
+    thumb = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR)
+    full = read_image(osp.join(images, 'turned.jpg')).pixels
+    assert full.shape[:2] == (1200, 800) and thumb.shape[:2] == (160, 107)
+    expected = cv2.resize(full, (107, 160), interpolation=cv2.INTER_AREA).astype(int)
+    assert np.abs(thumb.astype(int) - expected).mean() < 3          # JPEG twice, rounding
+    assert np.abs(thumb.astype(int) - expected[::-1, ::-1]).mean() > 20   # not upside down
 
 
 # ----------------------------------------------------------------------------- security

@@ -5,7 +5,7 @@ API (JSON; ``name`` is an image's path relative to IMAGES_DIR):
 =====================================  ==================================================
 ``GET  /api/state``                    landmark names, user, prediction progress, adaptation
 ``GET  /api/worklist``                 every image, what needs a human first
-``GET  /api/image?name=``              record + measurements of one image
+``GET  /api/image?name=``              record, measurements and their lines of one image
 ``GET  /api/pixels?name=``             the image as the model saw it (PNG, full resolution)
 ``GET  /api/thumb?name=``              a small JPEG
 ``PUT  /api/landmarks?name=``          ``{"version", "points": [[x, y] | null, ...]}``: save
@@ -148,10 +148,9 @@ def create_app(store: ReviewStore, worker: Optional[PredictionWorker], user: str
         return FileResponse(osp.join(STATIC, 'index.html'), headers=_no_store())
 
     def state(request):
-        from ..clinical import MEASUREMENT_LINES
-        isbi = store.names == ISBI_KEYPOINTS
-        lines = sorted({p for pairs in MEASUREMENT_LINES.values() for p in pairs}) if isbi else []
-        return JSONResponse(dict(names=store.names, user=user, lines=lines,
+        # nothing here imports numpy or the clinical module: the page asks for the state
+        # before the first worklist, which must not wait for them
+        return JSONResponse(dict(names=store.names, user=user,
                                  progress=worker.progress() if worker else None,
                                  adaptation=worker.adaptation if worker else None,
                                  images=len(store.images),
@@ -162,8 +161,15 @@ def create_app(store: ReviewStore, worker: Optional[PredictionWorker], user: str
         return JSONResponse(dict(items=store.worklist(),
                                  progress=worker.progress() if worker else None))
 
+    def view(name):
+        """The image's record and measurements, and the landmark pairs of their lines."""
+        from ..clinical import MEASUREMENT_LINES
+        isbi = store.names == ISBI_KEYPOINTS
+        return JSONResponse(dict(store.view(name), lines=sorted(
+            {p for pairs in MEASUREMENT_LINES.values() for p in pairs}) if isbi else []))
+
     def image(request):
-        return JSONResponse(store.view(image_name(request)))
+        return view(image_name(request))
 
     def pixels(request):
         """Made per request, as an uncompressed BMP: encoding is a copy (~20 ms for
@@ -204,7 +210,7 @@ def create_app(store: ReviewStore, worker: Optional[PredictionWorker], user: str
         name = image_name(request)
         data = await body(request)
         store.update(name, data.get('version'), data.get('points'), user)
-        return JSONResponse(store.view(name))
+        return view(name)
 
     async def measure(request):
         name = image_name(request)
@@ -220,7 +226,7 @@ def create_app(store: ReviewStore, worker: Optional[PredictionWorker], user: str
         name = image_name(request)
         data = await body(request)
         store.approve(name, data.get('version'), user)
-        return JSONResponse(store.view(name))
+        return view(name)
 
     def export(request):
         from .export import export_approved

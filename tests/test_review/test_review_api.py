@@ -96,7 +96,10 @@ def test_measurements_are_clinical_on_the_current_points(folder):
         assert got[name]['cls'] == e['class'] and got[name]['meaning'] == e['meaning']
     assert m['measurements']['normal_ranges']['ANB'] == [3.2, 5.7]
     # measuring saves nothing
-    assert c.get('/api/image', params=dict(name='a_ok.png')).json()['record']['version'] == 0
+    view = c.get('/api/image', params=dict(name='a_ok.png')).json()
+    assert view['record']['version'] == 0
+    # the lines drawn: S-N, N-A, N-B (SNA, SNB, ANB) among them, by ISBI index (0-based)
+    assert {(0, 1), (1, 4), (1, 5)} <= {tuple(p) for p in view['lines']}
 
 
 def test_flagged_landmarks_withhold_their_measurements_until_corrected(folder):
@@ -233,7 +236,8 @@ def test_non_isbi_landmark_sets_show_no_isbi_measurements(tmp_path):
     with open(osp.join(work, 'predictions', 'p.png.landmarks.json'), 'w') as f:
         json.dump(result, f)
     c, _ = client((images, work))
-    assert c.get('/api/image', params=dict(name='p.png')).json()['measurements'] is None
+    view = c.get('/api/image', params=dict(name='p.png')).json()
+    assert view['measurements'] is None and view['lines'] == []
 
 
 def test_pixels_are_the_models_intensity_mapping(folder):

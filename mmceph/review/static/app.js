@@ -42,7 +42,7 @@ function fail(err) {
 // ------------------------------------------------------------------ worklist
 async function refreshState() {
   const st = await api('GET', 'api/state');
-  S.names = st.names || []; S.lines = st.lines || [];
+  S.names = st.names || [];
   $('user').textContent = 'reviewer: ' + st.user;
   $('adapt').hidden = !st.can_adapt;
   showProgress(st.progress);
@@ -119,7 +119,7 @@ async function openImage(name) {
   banner('');
 }
 function applyView(v) {
-  S.rec = v.record; S.version = v.record.version;
+  S.rec = v.record; S.version = v.record.version; S.lines = v.lines || [];
   S.points = v.record.landmarks.map((lm) => (lm.position ? lm.position.slice() : null));
   $('title').textContent = S.name;
   const reasons = (v.record.prediction_reasons || []).join('; ');
@@ -520,7 +520,10 @@ function init() {
   window.addEventListener('resize', () => { if (S.name) fit(); });
   // the token came in the address: the server set a cookie; drop it from the address bar
   if (location.search.includes('token=')) history.replaceState(null, '', location.pathname + location.hash);
-  refreshState().then(route).then(startPolling).catch((e) => banner(e.message));
+  // the worklist does not need the state: both requests at once (an image needs the names)
+  const state = refreshState();
+  (location.hash.startsWith('#image=') ? state.then(route) : Promise.all([state, route()]))
+    .then(startPolling).catch((e) => banner(e.message));
 }
 window.mmcephReview = S;      // for the browser tests and the curious
 init();

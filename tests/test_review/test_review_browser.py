@@ -140,9 +140,8 @@ def page_measurements(driver):
 def open_row(driver, name, count):
     from selenium.webdriver.common.by import By
     wait(lambda: js(driver, 'document.body.dataset.worklist') == str(count), 'the worklist')
-    row = wait(lambda: driver.find_elements(By.CSS_SELECTOR, f'#worklist tr[data-name="{name}"]'),
-               f'worklist row {name}')
-    row[0].click()
+    unstale(lambda: wait(lambda: driver.find_elements(
+        By.CSS_SELECTOR, f'#worklist tr[data-name="{name}"]'), f'worklist row {name}')[0].click())
     wait(lambda: js(driver, 'document.body.dataset.loaded') == '1'
          and js(driver, 'document.getElementById("title").textContent') == name, 'the image')
     wait(lambda: driver.find_elements(By.CSS_SELECTOR, 'circle.lm'), 'the landmarks')
@@ -152,10 +151,23 @@ def drag(driver, index, version, by=(6, 4)):
     """Drag landmark ``index`` by ``by`` screen pixels; wait for the save of ``version``."""
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
-    circle = driver.find_element(By.CSS_SELECTOR, f'circle.lm[data-index="{index}"]')
-    ActionChains(driver).move_to_element(circle).click_and_hold().move_by_offset(*by) \
-        .release().perform()
+    unstale(lambda: ActionChains(driver).move_to_element(driver.find_element(
+        By.CSS_SELECTOR, f'circle.lm[data-index="{index}"]')).click_and_hold()
+        .move_by_offset(*by).release().perform())
     settled(driver, version)
+
+
+def unstale(action, tries=5):
+    """Run a find-and-act again when the page re-drew the element in between (a worklist
+    refresh); any other failure, or the same one ``tries`` times, is raised."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    for i in range(tries):
+        try:
+            return action()
+        except StaleElementReferenceException:
+            if i == tries - 1:
+                raise
+            time.sleep(0.2)
 
 
 def test_correct_approve_export_adapt_in_the_browser(server, browser):

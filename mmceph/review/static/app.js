@@ -523,7 +523,8 @@ function init() {
   // the worklist does not need the state: both requests at once (an image needs the names)
   const state = refreshState();
   (location.hash.startsWith('#image=') ? state.then(route) : Promise.all([state, route()]))
-    .then(startPolling).catch((e) => banner(e.message));
+    .then(() => { if (document.body.dataset.predicting === '1') startPolling(); })
+    .catch((e) => banner(e.message));
 }
 window.mmcephReview = S;      // for the browser tests and the curious
 init();

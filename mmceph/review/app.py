@@ -6,7 +6,7 @@ API (JSON; ``name`` is an image's path relative to IMAGES_DIR):
 ``GET  /api/state``                    landmark names, user, prediction progress, adaptation
 ``GET  /api/worklist``                 every image, what needs a human first
 ``GET  /api/image?name=``              record, measurements and their lines of one image
-``GET  /api/pixels?name=``             the image as the model saw it (PNG, full resolution)
+``GET  /api/pixels?name=``             the image as the model saw it (BMP, full resolution)
 ``GET  /api/thumb?name=``              a small JPEG
 ``PUT  /api/landmarks?name=``          ``{"version", "points": [[x, y] | null, ...]}``: save
 ``POST /api/measure?name=``            ``{"points"}``: measurements of unsaved positions

@@ -453,8 +453,6 @@ function showAdaptation(a) {
         (c.change > 0 ? '; it does not pay on these images: keep the original model' : '') + ').'
       : 'No before/after check: a landmark is placed on fewer than 3 of the images.') +
       (a.images < 10 ? ' 10 approved images pay best.' : '');
-    box.dataset.before = c ? c.mre_unadapted : '';
-    box.dataset.after = c ? c.mre_adapted : '';
     box.hidden = false;
     notice('adaptation done');
     el.hidden = false;

@@ -5,8 +5,8 @@ API (JSON; ``name`` is an image's path relative to IMAGES_DIR):
 =====================================  ==================================================
 ``GET  /api/state``                    landmark names, user, prediction progress, adaptation
 ``GET  /api/worklist``                 every image, what needs a human first
-``GET  /api/image?name=``              record + measurements of one image
-``GET  /api/pixels?name=``             the image as the model saw it (PNG, full resolution)
+``GET  /api/image?name=``              record, measurements and their lines of one image
+``GET  /api/pixels?name=``             the image as the model saw it (BMP, full resolution)
 ``GET  /api/thumb?name=``              a small JPEG
 ``PUT  /api/landmarks?name=``          ``{"version", "points": [[x, y] | null, ...]}``: save
 ``POST /api/measure?name=``            ``{"points"}``: measurements of unsaved positions
@@ -30,7 +30,7 @@ from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -148,10 +148,9 @@ def create_app(store: ReviewStore, worker: Optional[PredictionWorker], user: str
         return FileResponse(osp.join(STATIC, 'index.html'), headers=_no_store())
 
     def state(request):
-        from ..clinical import MEASUREMENT_LINES
-        isbi = store.names == ISBI_KEYPOINTS
-        lines = sorted({p for pairs in MEASUREMENT_LINES.values() for p in pairs}) if isbi else []
-        return JSONResponse(dict(names=store.names, user=user, lines=lines,
+        # nothing here imports numpy or the clinical module: the page asks for the state
+        # before the first worklist, which must not wait for them
+        return JSONResponse(dict(names=store.names, user=user,
                                  progress=worker.progress() if worker else None,
                                  adaptation=worker.adaptation if worker else None,
                                  images=len(store.images),
@@ -162,45 +161,56 @@ def create_app(store: ReviewStore, worker: Optional[PredictionWorker], user: str
         return JSONResponse(dict(items=store.worklist(),
                                  progress=worker.progress() if worker else None))
 
+    def view(name):
+        """The image's record and measurements, and the landmark pairs of their lines."""
+        from ..clinical import MEASUREMENT_LINES
+        isbi = store.names == ISBI_KEYPOINTS
+        return JSONResponse(dict(store.view(name), lines=sorted(
+            {p for pairs in MEASUREMENT_LINES.values() for p in pairs}) if isbi else []))
+
     def image(request):
-        return JSONResponse(store.view(image_name(request)))
+        return view(image_name(request))
 
     def pixels(request):
+        """Made per request, as an uncompressed BMP: encoding is a copy (~20 ms for
+        1935x2400, where PNG took ~450 ms on the 2-core machine), the browser decodes it
+        at once, it is lossless, and nothing of the size of the images piles up on disk."""
         import cv2
+
+        from ..apis.image_io import ImageReadError, read_image, to_uint8_bgr
         name = image_name(request)
-        return _cached(name, 'display', '.png', lambda img: cv2.imencode(
-            '.png', _grey_if_grey(img), [cv2.IMWRITE_PNG_COMPRESSION, 1])[1])
+        try:
+            img = to_uint8_bgr(read_image(store.image_path(name)).pixels)
+        except ImageReadError as err:
+            return error(404, str(err))
+        return Response(cv2.imencode('.bmp', _grey_if_grey(img))[1].tobytes(),
+                        media_type='image/bmp', headers=_private_cache())
 
     def thumb(request):
+        """Small JPEGs, kept in REVIEW_DIR/cache (the input is never written)."""
         import cv2
         name = image_name(request)
-
-        def small(img):
+        path = osp.join(store.work_dir, CACHE, 'thumbs', name + '.jpg')
+        src = store.image_path(name)
+        if not osp.isfile(path) or osp.getmtime(path) < osp.getmtime(src):
+            from ..apis.image_io import ImageReadError
+            try:
+                img = _thumbnail_pixels(src)
+            except ImageReadError as err:
+                return error(404, str(err))
             h, w = img.shape[:2]
             s = THUMB_SIZE / max(h, w)
             img = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))),
                              interpolation=cv2.INTER_AREA)
-            return cv2.imencode('.jpg', img, [cv2.IMWRITE_JPEG_QUALITY, 80])[1]
-        return _cached(name, 'thumbs', '.jpg', small)
-
-    def _cached(name, kind, suffix, encode):
-        """Derived images live in REVIEW_DIR/cache (the input is never written)."""
-        path = osp.join(store.work_dir, CACHE, kind, name + suffix)
-        from ..apis.image_io import ImageReadError, read_image, to_uint8_bgr
-        src = store.image_path(name)
-        if not osp.isfile(path) or osp.getmtime(path) < osp.getmtime(src):
-            try:
-                img = to_uint8_bgr(read_image(src).pixels)
-            except ImageReadError as err:
-                return error(404, str(err))
-            write_atomic(path, encode(img).tobytes())
-        return FileResponse(path, headers={'Cache-Control': 'private, max-age=3600'})
+            write_atomic(path, cv2.imencode('.jpg', img, [cv2.IMWRITE_JPEG_QUALITY, 80])[1]
+                         .tobytes())
+        return FileResponse(path, headers=_private_cache())
 
     async def landmarks(request):
         name = image_name(request)
         data = await body(request)
         store.update(name, data.get('version'), data.get('points'), user)
-        return JSONResponse(store.view(name))
+        return view(name)
 
     async def measure(request):
         name = image_name(request)
@@ -216,7 +226,7 @@ def create_app(store: ReviewStore, worker: Optional[PredictionWorker], user: str
         name = image_name(request)
         data = await body(request)
         store.approve(name, data.get('version'), user)
-        return JSONResponse(store.view(name))
+        return view(name)
 
     def export(request):
         from .export import export_approved
@@ -295,6 +305,33 @@ def _no_constant(name):
 def _no_store():
     return {'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff',
             'X-Frame-Options': 'DENY'}
+
+
+def _private_cache():
+    return {'Cache-Control': 'private, max-age=3600'}
+
+
+def _thumbnail_pixels(path):
+    """The image for a thumbnail, uint8 BGR. A JPEG (8 bits: the model's intensity mapping
+    is the identity) is decoded at 1/2 to 1/8 scale by libjpeg (PIL's draft mode, EXIF
+    orientation applied as read_image does): the first worklist asks for dozens at once,
+    and a full decode cost ~0.15 s each on the 2-core machine. Anything else goes through
+    the model's reader."""
+    import cv2
+    import numpy as np
+    from PIL import Image, ImageOps
+
+    from ..apis.image_io import read_image, to_uint8_bgr
+    try:
+        with Image.open(path) as im:
+            if im.format == 'JPEG' and im.mode in ('L', 'RGB'):
+                im.draft(im.mode, (THUMB_SIZE, THUMB_SIZE))
+                a = np.asarray(ImageOps.exif_transpose(im))
+                return cv2.cvtColor(a, cv2.COLOR_GRAY2BGR if a.ndim == 2 else
+                                    cv2.COLOR_RGB2BGR)
+    except (OSError, ValueError, SyntaxError):
+        pass                                   # the reader says what is wrong with it
+    return to_uint8_bgr(read_image(path).pixels)
 
 
 def _grey_if_grey(img):

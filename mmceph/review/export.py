@@ -5,8 +5,9 @@ builders and checked by its :func:`~mmceph.formats.coco.validate_coco` before it
 written, so ``tools/adapt.py --ann`` and the datasets read it as a converter's file
 (``file_name`` relative to IMAGES_DIR: ``--data-root IMAGES_DIR --img-prefix ''``);
 ``reference`` is the reviewer who approved. ``measurements.csv`` has one row per image
-and measurement; ``reports/REL.report.png`` is a printable page per image (tracing and
-measurement table). Every file is written atomically.
+and measurement; ``reports/REL.report.png`` (for the screen) and ``reports/REL.report.pdf``
+(for the printer: the same drawing as one page of at most A4) per image, tracing and
+measurement table. Every file is written atomically.
 """
 import csv
 import io
@@ -15,6 +16,7 @@ import os.path as osp
 from typing import Optional
 
 import cv2
+import numpy as np
 
 from ..apis.image_io import read_image, to_uint8_bgr
 from ..clinical import MEASUREMENTS
@@ -67,8 +69,11 @@ def measurements_csv(records: list) -> str:
     return f.getvalue()
 
 
-def report_png(store: ReviewStore, rec: dict) -> bytes:
-    """One page: the tracing and the measurement table, drawn by the same overlay as
+A4_INCHES = (210 / 25.4, 297 / 25.4)     # ISO 216
+
+
+def report_image(store: ReviewStore, rec: dict) -> np.ndarray:
+    """One page, BGR: the tracing and the measurement table, drawn by the same overlay as
     ``infer.py`` (one owner of the drawing), with who approved it in the banner."""
     from ..apis.overlay import draw_overlay
     from ..apis.predictor_base import describe_landmarks
@@ -77,12 +82,28 @@ def report_png(store: ReviewStore, rec: dict) -> bytes:
     pts = [lm['position'] for lm in rec['landmarks']]
     result = describe_landmarks(names, pts, [1.0] * len(pts), rec.get('pixel_spacing_mm'))
     corrected = sum(bool(lm['corrected_by']) for lm in rec['landmarks'])
+    pred = store.prediction(rec['image']) or {}
     result.update(status='ok', status_reasons=[
         f'{rec["image"]}: approved by {rec["approved_by"]} at {rec["approved_at"]}; '
         f'{corrected} landmark(s) corrected'], pixel_spacing_mm=rec.get('pixel_spacing_mm'),
-                  # no scale bar unless the record says the spacing is the image's own
-                  pixel_spacing_assumed=rec.get('pixel_spacing_assumed', True))
-    return cv2.imencode('.png', draw_overlay(image, result))[1].tobytes()
+                  # where the spacing came from is the prediction's (infer.py's JSON); no
+                  # scale bar unless it says the spacing is the image's own
+                  pixel_spacing_source=pred.get('pixel_spacing_source'),
+                  pixel_spacing_assumed=pred.get('pixel_spacing_assumed', True))
+    return draw_overlay(image, result)
+
+
+def report_pdf(page: np.ndarray) -> bytes:
+    """The BGR ``page`` as a one-page PDF (PIL's writer), its resolution chosen so that the
+    page fits A4 either way up: printing needs no scaling dialog."""
+    from PIL import Image
+    h, w = page.shape[:2]
+    fit_w, fit_h = A4_INCHES if h >= w else A4_INCHES[::-1]
+    dpi = max(w / fit_w, h / fit_h)
+    f = io.BytesIO()
+    Image.fromarray(cv2.cvtColor(page, cv2.COLOR_BGR2RGB)).save(f, 'PDF', resolution=dpi,
+                                                                quality=92)
+    return f.getvalue()
 
 
 def export_approved(store: ReviewStore, out_dir: Optional[str] = None,
@@ -95,13 +116,18 @@ def export_approved(store: ReviewStore, out_dir: Optional[str] = None,
     doc = coco_of(store, records, ann)
     write_atomic(ann, json.dumps(doc, indent=1, allow_nan=False))
     write_atomic(osp.join(out_dir, MEASUREMENTS_CSV), measurements_csv(records))
-    written = []
+    written = dict(pdf=[], png=[])
     if reports:
         for rec in records:
-            rel = osp.join(REPORTS, rec['image'] + '.report.png')
-            write_atomic(osp.join(out_dir, rel), report_png(store, rec))
-            written.append(rel)
+            page = report_image(store, rec)
+            for kind, data in (('png', cv2.imencode('.png', page)[1].tobytes()),
+                               ('pdf', report_pdf(page))):
+                rel = osp.join(REPORTS, f'{rec["image"]}.report.{kind}')
+                write_atomic(osp.join(out_dir, rel), data)
+                written[kind].append(rel)
     return dict(images=len(records), annotations=osp.relpath(ann, store.work_dir),
                 measurements=osp.relpath(osp.join(out_dir, MEASUREMENTS_CSV), store.work_dir),
-                reports=[osp.relpath(osp.join(out_dir, r), store.work_dir) for r in written],
+                reports=[osp.relpath(osp.join(out_dir, r), store.work_dir) for r in written['pdf']],
+                report_images=[osp.relpath(osp.join(out_dir, r), store.work_dir)
+                               for r in written['png']],
                 folder=out_dir)

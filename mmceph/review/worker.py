@@ -157,7 +157,8 @@ class PredictionWorker:
             if self.queue:
                 raise ValueError('predictions are still running; re-predict when they are done')
             self.checkpoint, self.predictor = checkpoint, None
-            self.state['model'] = osp.basename(checkpoint)
+            # the progress counts this run (the page shows "k / n" of the re-prediction)
+            self.state.update(model=osp.basename(checkpoint), done=0, total=0, error=None)
         todo = [n for n in self.store.images if not self.store.has_record(n)]
         self.enqueue(todo)
         return len(todo)

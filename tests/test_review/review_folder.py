@@ -1,8 +1,10 @@
 """A review folder without a model: real image files (PIL) and predictions written in
-tools/infer.py's schema by the predictor's own ``describe_landmarks``."""
+tools/infer.py's schema by the predictor's own ``describe_landmarks``; and a reader of
+the PDF reports' page tree (no PDF library in the environment)."""
 import json
 import os
 import os.path as osp
+import re
 
 import numpy as np
 from PIL import Image
@@ -64,3 +66,20 @@ def make_folder(root):
     with open(osp.join(work, 'model.json'), 'w') as f:
         json.dump(dict(names=KEYPOINTS), f)
     return images, work
+
+
+def pdf_pages(raw: bytes) -> dict:
+    """What a PDF viewer would count, read from the file's own objects: the page tree's
+    /Count, the /Page objects with their /MediaBox (points), the embedded images' sizes."""
+    assert raw.startswith(b'%PDF-') and raw.rstrip().endswith(b'%%EOF'), raw[:20]
+    text = re.sub(rb'stream\r?\n.*?endstream', b'', raw, flags=re.S).decode('latin-1')
+    objects = re.findall(r'\d+ 0 obj\s*<<(.*?)>>\s*endobj', text, re.S)
+    pages = [o for o in objects if re.search(r'/Type\s*/Page\b(?!s)', o)]
+    return dict(
+        count=[int(c) for o in objects if re.search(r'/Type\s*/Pages\b', o)
+               for c in re.findall(r'/Count\s+(\d+)', o)],
+        media=[[float(v) for v in re.search(r'/MediaBox\s*\[([^\]]*)\]', o).group(1).split()]
+               for o in pages],
+        images=[(int(re.search(r'/Width\s+(\d+)', o).group(1)),
+                 int(re.search(r'/Height\s+(\d+)', o).group(1)))
+                for o in objects if re.search(r'/Subtype\s*/Image\b', o)])

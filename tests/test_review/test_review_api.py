@@ -10,9 +10,10 @@ import subprocess
 import sys
 import time
 
+import cv2
 import numpy as np
 import pytest
-from review_folder import SHAPE, SPACING, make_folder
+from review_folder import SHAPE, SPACING, make_folder, pdf_pages
 
 from mmceph.clinical import analyse
 from mmceph.formats.coco import load_coco_json
@@ -95,7 +96,10 @@ def test_measurements_are_clinical_on_the_current_points(folder):
         assert got[name]['cls'] == e['class'] and got[name]['meaning'] == e['meaning']
     assert m['measurements']['normal_ranges']['ANB'] == [3.2, 5.7]
     # measuring saves nothing
-    assert c.get('/api/image', params=dict(name='a_ok.png')).json()['record']['version'] == 0
+    view = c.get('/api/image', params=dict(name='a_ok.png')).json()
+    assert view['record']['version'] == 0
+    # the lines drawn: S-N, N-A, N-B (SNA, SNB, ANB) among them, by ISBI index (0-based)
+    assert {(0, 1), (1, 4), (1, 5)} <= {tuple(p) for p in view['lines']}
 
 
 def test_flagged_landmarks_withhold_their_measurements_until_corrected(folder):
@@ -199,9 +203,23 @@ def test_approve_export_gives_a_valid_coco_file_for_adapt(folder):
     with open(osp.join(work, out['measurements'])) as f:
         rows = f.read().splitlines()
     assert len(rows) == 1 + 2 * 8 and rows[1].startswith('a_ok.png,ANB,')
-    assert len(out['reports']) == 2
-    report = c.get('/files/' + out['reports'][0].removeprefix('export/'))
-    assert report.status_code == 200 and report.content[:4] == b'\x89PNG'
+    # a printable report per image: one PDF page no larger than A4 (210 x 297 mm, in
+    # points), the whole drawing (the PNG's pixels, its aspect) on it
+    assert [osp.basename(r) for r in out['reports']] == ['a_ok.png.report.pdf',
+                                                          'c_review.png.report.pdf']
+    for pdf, png in zip(out['reports'], out['report_images']):
+        page = c.get('/files/' + png.removeprefix('export/'))
+        assert page.status_code == 200 and page.content[:4] == b'\x89PNG'
+        h, w = cv2.imdecode(np.frombuffer(page.content, np.uint8), cv2.IMREAD_COLOR).shape[:2]
+        report = c.get('/files/' + pdf.removeprefix('export/'))
+        assert report.status_code == 200
+        tree = pdf_pages(report.content)
+        assert tree['count'] == [1] and len(tree['media']) == 1 and tree['images'] == [(w, h)]
+        x0, y0, x1, y1 = tree['media'][0]
+        a4 = (210 / 25.4 * 72, 297 / 25.4 * 72)
+        assert (x0, y0) == (0, 0) and x1 <= a4[0] + 1e-6 and y1 <= a4[1] + 1e-6
+        assert max(x1 / a4[0], y1 / a4[1]) == pytest.approx(1)        # as large as fits
+        assert x1 / y1 == pytest.approx(w / h)
     # a landmark moved after approval withdraws the approval
     pts[2][0] += 1
     r = c.put('/api/landmarks', params=dict(name='a_ok.png'), json=dict(version=2, points=pts))
@@ -218,7 +236,8 @@ def test_non_isbi_landmark_sets_show_no_isbi_measurements(tmp_path):
     with open(osp.join(work, 'predictions', 'p.png.landmarks.json'), 'w') as f:
         json.dump(result, f)
     c, _ = client((images, work))
-    assert c.get('/api/image', params=dict(name='p.png')).json()['measurements'] is None
+    view = c.get('/api/image', params=dict(name='p.png')).json()
+    assert view['measurements'] is None and view['lines'] == []
 
 
 def test_pixels_are_the_models_intensity_mapping(folder):
@@ -229,7 +248,33 @@ def test_pixels_are_the_models_intensity_mapping(folder):
     r = c.get('/api/pixels', params=dict(name='sub/c_review.png'))
     shown = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_UNCHANGED)
     assert (shown == np.asarray(Image.open(osp.join(images, 'sub/c_review.png')))).all()
+    assert r.headers['content-type'] == 'image/bmp'         # lossless, no encoding cost
     assert c.get('/api/thumb', params=dict(name='a_ok.png')).content[:2] == b'\xff\xd8'
+
+
+def test_jpeg_thumbnails_match_the_readers_image_turned_by_exif(folder):
+    """The thumbnail of a JPEG is decoded at reduced scale (a shortcut past the reader):
+    it must still show what read_image shows, EXIF orientation included (6: the stored
+    1200 x 800 pixels are turned to 800 x 1200; libjpeg decodes them at 1/4), compared
+    with a resize of read_image's."""
+    import cv2
+    from PIL import Image
+
+    from mmceph.apis.image_io import read_image
+    images, work = folder
+    y, x = np.mgrid[0:800, 0:1200]
+    stored = np.stack([x * 0.2, y * 0.3, (x + y) * 0.12], -1).astype(np.uint8)  # smooth
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(osp.join(images, 'turned.jpg'), quality=95, exif=exif)
+    c, _ = client(folder)
+    r = c.get('/api/thumb', params=dict(name='turned.jpg'))
+    thumb = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR)
+    full = read_image(osp.join(images, 'turned.jpg')).pixels
+    assert full.shape[:2] == (1200, 800) and thumb.shape[:2] == (160, 107)
+    expected = cv2.resize(full, (107, 160), interpolation=cv2.INTER_AREA).astype(int)
+    assert np.abs(thumb.astype(int) - expected).mean() < 3          # JPEG twice, rounding
+    assert np.abs(thumb.astype(int) - expected[::-1, ::-1]).mean() > 20   # not upside down
 
 
 # ----------------------------------------------------------------------------- security
@@ -327,6 +372,15 @@ def test_adaptation_needs_three_approved_images_and_repredict_an_adapted_model(f
     assert c.get('/api/adapt').json() == dict(state='idle')
     r = c.post('/api/repredict')
     assert r.status_code == 400 and 'adapt first' in r.json()['error']
+    # at the minimum it starts (here it then fails: there is no model; the page says why)
+    c.post('/api/approve', params=dict(name='sub/c_review.png'), json=dict(version=0))
+    r = c.post('/api/adapt')
+    assert r.status_code == 200 and r.json()['state'] == 'running' and r.json()['images'] == 3
+    end = time.monotonic() + 120
+    while c.get('/api/adapt').json()['state'] == 'running' and time.monotonic() < end:
+        time.sleep(0.05)
+    state = c.get('/api/adapt').json()
+    assert state['state'] == 'failed' and 'model.pth: checkpoint not found' in state['error']
     # the adapted checkpoint goes beside the original, never over it or another file
     ckpt = osp.join(folder[1], 'best.pth')
     first = adapted_name(ckpt)
@@ -350,3 +404,30 @@ def test_a_dicom_is_shown_with_the_models_intensity_mapping(folder):
     r = c.get('/api/pixels', params=dict(name='scan.dcm'))
     shown = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_UNCHANGED)
     assert (shown == np.round(pixels / 4095 * 255).astype(np.uint8)).all()
+
+
+def test_mim_run_mmceph_review_answers_help_and_serves(folder, tmp_path):
+    """Through mim, from an unrelated folder (mim's own ``--help`` comes first, so the
+    tool's is ``mim run mmceph review -- --help``), and a real start over the folder."""
+    from conftest import BIN, CONFIG
+    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ['PATH'], OMP_NUM_THREADS='1')
+    out = subprocess.run(['mim', 'run', 'mmceph', 'review', '--', '--help'], cwd=tmp_path,
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and 'usage: review.py' in out.stdout and '--work' in out.stdout
+    images, work = folder
+    ckpt = tmp_path / 'cached.pth'          # every image has a cached prediction: not loaded
+    ckpt.write_bytes(b'')
+    proc = subprocess.Popen(['mim', 'run', 'mmceph', 'review', CONFIG, str(ckpt), images,
+                             '--work', work, '--port', '0'], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)   # mim's child server: stopped with it
+    try:
+        url = next(ln.split()[1] for ln in proc.stdout if ln.startswith('open '))
+        import urllib.request
+        with urllib.request.urlopen(url + 'api/worklist') as r:
+            items = json.load(r)['items']
+        assert sorted(it['image'] for it in items) == sorted(
+            ['a_ok.png', 'b_ok_low.png', 'sub/c_review.png', 'd_rejected.png'])
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)

@@ -2,10 +2,12 @@
 chromium-driver, installed by .ci/run) driven by Selenium, against tools/review.py serving
 the demo model's predictions of synthetic images.
 
-predict -> open the least confident -> drag at zoom 2 -> nudge, undo, reload -> a second
-tab saves first: 409 shown, nothing lost -> approve
-three images -> export -> tools/adapt.py accepts the file -> adapt from the page ->
-re-predict. Slow (the session's demo model, then ~1 min): run this file on its own.
+The Definition of done's loop, from the demo model: predict -> open the least confident
+-> drag at zoom 2 -> nudge, undo, reload -> a second tab saves first: 409 shown, nothing
+lost -> three landmarks corrected on each of three images, approved -> export (the file
+validates, tools/adapt.py accepts it, one-page PDF reports) -> adapt from the page (the
+minimum of 3 approved images; before/after on the page) -> re-predict the rest with the
+adapted checkpoint. Slow (the session's demo model, then ~1-2 min): run this file alone.
 """
 import importlib
 import json
@@ -22,9 +24,11 @@ import urllib.request
 import numpy as np
 import pytest
 from conftest import CONFIG, REPO, run
+from review_folder import pdf_pages
 
 from mmceph.clinical import analyse
 from mmceph.formats.coco import load_coco_json
+from mmceph.utils.digest import file_sha256
 
 CHROMIUM, DRIVER = shutil.which('chromium'), shutil.which('chromedriver')
 ARTIFACTS = os.environ.get('MMCEPH_TEST_ARTIFACTS', osp.join(REPO, 'work_dirs', 'test_artifacts'))
@@ -65,9 +69,12 @@ def server(model, tmp_path_factory):
         target = images / ('sub' if i % 2 else '') / osp.basename(name)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(data / name, target)
-    ckpt = str(work / 'best_MRE.pth')
-    if not osp.isfile(ckpt):
-        ckpt = sorted(str(p) for p in work.glob('best_*.pth'))[0]
+    source = work / 'best_MRE.pth'
+    if not source.is_file():
+        source = sorted(work.glob('best_*.pth'))[0]
+    ckpt = str(tmp / 'model' / 'best_MRE.pth')     # adaptation writes beside it: a copy,
+    os.makedirs(osp.dirname(ckpt))                 # never into the cached fixture
+    shutil.copy(source, ckpt)
     env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1')
     proc = subprocess.Popen([sys.executable, osp.join(REPO, 'tools', 'review.py'), CONFIG, ckpt,
                              str(images), '--work', str(tmp / 'review'), '--user', 'dr_test',
@@ -133,12 +140,34 @@ def page_measurements(driver):
 def open_row(driver, name, count):
     from selenium.webdriver.common.by import By
     wait(lambda: js(driver, 'document.body.dataset.worklist') == str(count), 'the worklist')
-    row = wait(lambda: driver.find_elements(By.CSS_SELECTOR, f'#worklist tr[data-name="{name}"]'),
-               f'worklist row {name}')
-    row[0].click()
+    unstale(lambda: wait(lambda: driver.find_elements(
+        By.CSS_SELECTOR, f'#worklist tr[data-name="{name}"]'), f'worklist row {name}')[0].click())
     wait(lambda: js(driver, 'document.body.dataset.loaded') == '1'
          and js(driver, 'document.getElementById("title").textContent') == name, 'the image')
     wait(lambda: driver.find_elements(By.CSS_SELECTOR, 'circle.lm'), 'the landmarks')
+
+
+def drag(driver, index, version, by=(6, 4)):
+    """Drag landmark ``index`` by ``by`` screen pixels; wait for the save of ``version``."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    unstale(lambda: ActionChains(driver).move_to_element(driver.find_element(
+        By.CSS_SELECTOR, f'circle.lm[data-index="{index}"]')).click_and_hold()
+        .move_by_offset(*by).release().perform())
+    settled(driver, version)
+
+
+def unstale(action, tries=5):
+    """Run a find-and-act again when the page re-drew the element in between (a worklist
+    refresh); any other failure, or the same one ``tries`` times, is raised."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    for i in range(tries):
+        try:
+            return action()
+        except StaleElementReferenceException:
+            if i == tries - 1:
+                raise
+            time.sleep(0.2)
 
 
 def test_correct_approve_export_adapt_in_the_browser(server, browser):
@@ -231,48 +260,73 @@ def test_correct_approve_export_adapt_in_the_browser(server, browser):
     assert [lm['position'] for lm in kept['landmarks']] == pts       # the other tab's edit
     banner.find_element(By.TAG_NAME, 'button').click()               # reload this image
     wait(lambda: js(d, 'document.body.dataset.version') == str(kept['version']), 'reload')
+    drag(d, 5, kept['version'] + 1)                    # a third landmark (S, 1 and 5)
     d.find_element(By.ID, 'approve').click()
     wait(lambda: record(review, name)['approved_by'] == 'dr_test', 'approval')
 
-    # --- two more images: move one landmark each, approve
+    # --- two more images: three landmarks dragged on each, approve
     for other in todo[1:]:
         d.find_element(By.ID, 'back').click()
         open_row(d, other, N_IMAGES)
-        circle = d.find_element(By.CSS_SELECTOR, 'circle.lm[data-index="4"]')
-        ActionChains(d).move_to_element(circle).click_and_hold().move_by_offset(6, 4) \
-            .release().perform()
-        settled(d, 1)
+        for version, index in enumerate((4, 7, 10), start=1):
+            drag(d, index, version)
         d.find_element(By.ID, 'approve').click()
         wait(lambda o=other: record(review, o)['approved_by'] == 'dr_test', 'approval')
+    for other in todo:
+        rec = record(review, other)
+        moved = [lm['name'] for lm in rec['landmarks'] if lm['position'] != lm['predicted']]
+        assert len(moved) == 3 and all(lm['corrected_by'] == 'dr_test' for lm in
+                                       rec['landmarks'] if lm['name'] in moved), (other, moved)
 
     # --- export: a valid COCO file that tools/adapt.py accepts
     d.find_element(By.ID, 'export').click()
     wait(lambda: js(d, 'document.body.dataset.exported') == '3', 'the export')
     ann = osp.join(review, 'export', 'annotations.json')
-    doc = load_coco_json(ann, 19)
+    doc = load_coco_json(ann, 19)                       # the package's schema
     assert sorted(i['file_name'] for i in doc['images']) == sorted(todo)
     assert doc['info']['reference'] == 'dr_test'
-    assert osp.isfile(osp.join(review, 'export', 'reports', todo[0] + '.report.png'))
+    for img in doc['images']:                           # the corrected points, exactly
+        kpts = next(a['keypoints'] for a in doc['annotations'] if a['image_id'] == img['id'])
+        rec = record(review, img['file_name'])
+        assert [kpts[i:i + 2] for i in range(0, len(kpts), 3)] == [
+            pytest.approx(lm['position']) for lm in rec['landmarks']]
+    for n in todo:                                      # a one-page printable report each
+        with open(osp.join(review, 'export', 'reports', n + '.report.pdf'), 'rb') as f:
+            assert pdf_pages(f.read())['count'] == [1]
     out = osp.join(review, 'cli_adapted.pth')
     log = run([sys.executable, osp.join(REPO, 'tools', 'adapt.py'), CONFIG, ckpt, '--ann', ann,
                '--data-root', images, '--img-prefix', '', '--out', out], REPO)
     assert 'adapted on 3 image(s)' in log and osp.isfile(out)
 
     # --- adapt from the page: a new checkpoint beside the original; then re-predict
+    untouched = [n for n in order if n not in todo]
+    prediction = osp.join(review, 'predictions', untouched[0] + '.landmarks.json')
+    with open(prediction) as f:
+        assert json.load(f)['provenance']['checkpoint']['path'] == ckpt
+    original = file_sha256(ckpt)
     d.find_element(By.ID, 'adapt').click()
     wait(lambda: js(d, 'document.body.dataset.adaptation') in ('done', 'failed'), 'adaptation')
     state = json.load(urllib.request.urlopen(url + 'api/adapt'))
     assert state['state'] == 'done', state
     assert osp.dirname(state['checkpoint']) == osp.dirname(ckpt) and state['checkpoint'] != ckpt
-    assert osp.isfile(state['checkpoint'])
+    assert osp.isfile(state['checkpoint']) and file_sha256(ckpt) == original   # not over it
+    check = state['leave_one_out']                   # 3 approved images are enough
+    assert check and state['images'] == 3, state
+    shown = d.find_element(By.ID, 'adaptation')
+    assert shown.is_displayed()
+    assert (f'before {check["mre_unadapted"]:.3f} {check["unit"]}' in shown.text
+            and f'after {check["mre_adapted"]:.3f} {check["unit"]}' in shown.text), shown.text
     d.find_element(By.ID, 'repredict').click()
     wait(lambda: json.load(urllib.request.urlopen(url + 'api/state'))['progress']['model']
          == osp.basename(state['checkpoint']), 're-prediction')
     wait(lambda: json.load(urllib.request.urlopen(url + 'api/state'))['progress']['queued'] == 0,
          're-prediction done')
-    untouched = [n for n in order if n not in todo]
-    with open(osp.join(review, 'predictions', untouched[0] + '.landmarks.json')) as f:
-        assert json.load(f)['site_adaptation']['images'] == 3
+    for n in untouched:                              # provenance: the adapted checkpoint
+        with open(osp.join(review, 'predictions', n + '.landmarks.json')) as f:
+            result = json.load(f)
+        assert result['provenance']['checkpoint'] == dict(
+            path=state['checkpoint'], sha256=file_sha256(state['checkpoint']))
+        assert result['site_adaptation']['images'] == 3
     assert record(review, todo[0])['approved_by'] == 'dr_test'      # kept
     d.save_screenshot(osp.join(ARTIFACTS, 'review_after_adapt.png'))
 

@@ -62,7 +62,22 @@ def test_leave_one_out_check_sees_a_real_offset_and_its_absence():
     noise = np.random.default_rng(5).normal(0, 5.0, gt.shape)   # no offset, only noise
     check = leave_one_out(pred, pred + noise, vis, scale)
     assert check['unit'] == 'px' and check['change'] > 0
-    assert leave_one_out(pred[:3], gt[:3], vis[:3], scale[:3]) is None
+
+
+def test_leave_one_out_runs_from_the_adaptation_minimum_of_three_images():
+    """k = 3: each image is scored with the other two's median (= their mean); worked by
+    hand: x residuals 2, 4, 9 px -> before mean 5; after |2-6.5|, |4-5.5|, |9-3| -> 4."""
+    from mmceph.apis.adaptation import MIN_IMAGES, leave_one_out
+    assert MIN_IMAGES == 3
+    K = 19
+    pred = np.full((3, K, 2), 500.0)
+    gt = pred + np.array([2.0, 4.0, 9.0])[:, None, None] * [1.0, 0.0]
+    scale, vis = np.full((3, 2), 100.0), np.ones((3, K), bool)
+    check = leave_one_out(pred, gt, vis, scale)
+    assert check == dict(unit='px', mre_unadapted=5.0, mre_adapted=4.0, change=-1.0)
+    assert leave_one_out(pred[:2], gt[:2], vis[:2], scale[:2]) is None     # below it
+    vis[1, 7] = False                  # one landmark labelled on 2 of the 3 images
+    assert leave_one_out(pred, gt, vis, scale) is None
 
 
 def test_too_few_labelled_images_are_refused_naming_the_landmark():

@@ -5,7 +5,7 @@ Chromium (Debian's chromium + chromium-driver, driven by Selenium):
 2. restart with the predictions cached: start of the process -> the worklist drawn in
    the browser (all rows);
 3. click on a worklist row -> the full-resolution radiograph drawn (first opening, when
-   the display PNG is made from the file, and again, from REVIEW_DIR/cache);
+   the server reads the file, and again, from the browser's cache);
 4. a drag -> the measurements redrawn (the page's own performance.now() from the move to
    the frame after the answer of /api/measure: server time and round trip), median over
    many moves;
@@ -123,7 +123,7 @@ def main():
                      f'{(time.perf_counter() - t0) / todo:.2f} s per image ({todo} images)'))
     proc.terminate()
     proc.wait()
-    shutil.rmtree(osp.join(work, 'cache'), ignore_errors=True)     # cold display images
+    shutil.rmtree(osp.join(work, 'cache'), ignore_errors=True)     # cold thumbnails
     d = browser()
     try:
         d.get('about:blank')
@@ -152,7 +152,7 @@ def main():
         size = d.execute_script('return [window.mmcephReview.W, window.mmcephReview.H]')
         rows.append((f'click -> {size[0]}x{size[1]} radiograph drawn, first opening (median)',
                      f'{statistics.median(cold):.0f} ms'))
-        rows.append(('click -> radiograph drawn, cached display image (median)',
+        rows.append(('click -> radiograph drawn again (the browser\'s cache; median)',
                      f'{statistics.median(warm):.0f} ms'))
         # 4. drag -> measurements drawn
         from selenium.webdriver.common.action_chains import ActionChains

@@ -42,7 +42,7 @@ function fail(err) {
 // ------------------------------------------------------------------ worklist
 async function refreshState() {
   const st = await api('GET', 'api/state');
-  S.names = st.names || []; S.lines = st.lines || [];
+  S.names = st.names || [];
   $('user').textContent = 'reviewer: ' + st.user;
   $('adapt').hidden = !st.can_adapt;
   showProgress(st.progress);
@@ -119,7 +119,7 @@ async function openImage(name) {
   banner('');
 }
 function applyView(v) {
-  S.rec = v.record; S.version = v.record.version;
+  S.rec = v.record; S.version = v.record.version; S.lines = v.lines || [];
   S.points = v.record.landmarks.map((lm) => (lm.position ? lm.position.slice() : null));
   $('title').textContent = S.name;
   const reasons = (v.record.prediction_reasons || []).join('; ');
@@ -435,7 +435,7 @@ async function approve() {
 async function exportApproved() {
   try {
     const r = await api('POST', 'api/export');
-    notice(`exported ${r.images} approved image(s) to ${r.folder}: ${r.annotations}, ${r.measurements}, ${r.reports.length} report(s)`);
+    notice(`exported ${r.images} approved image(s) to ${r.folder}: ${r.annotations}, ${r.measurements}, ${r.reports.length} printable report(s) (PDF)`);
     document.body.dataset.exported = String(r.images);
   } catch (e) { banner(e.message); }
 }
@@ -445,11 +445,16 @@ function showAdaptation(a) {
   if (a.state === 'running') notice(`adapting on ${a.images} approved image(s)...`);
   if (a.state === 'failed') notice('adaptation failed: ' + a.error);
   if (a.state === 'done') {
-    const c = a.leave_one_out;
-    const err = c ? ` leave-one-out mean radial error ${c.mre_unadapted.toFixed(3)} ${c.unit} before, ` +
-      `${c.mre_adapted.toFixed(3)} ${c.unit} after (${c.change >= 0 ? '+' : ''}${c.change.toFixed(3)})`
-      : ' (the before/after check needs at least 4 approved images)';
-    notice(`adapted model written: ${a.checkpoint};` + err);
+    // kept on screen (the notice line is reused): what the adaptation did on these images
+    const c = a.leave_one_out, box = $('adaptation');
+    box.textContent = `Adapted model: ${a.checkpoint} (from ${a.images} approved images). ` + (c
+      ? `Mean radial error on the approved images, leave-one-out: before ${c.mre_unadapted.toFixed(3)} ${c.unit}, ` +
+        `after ${c.mre_adapted.toFixed(3)} ${c.unit} (${c.change >= 0 ? '+' : ''}${c.change.toFixed(3)} ${c.unit}` +
+        (c.change > 0 ? '; it does not pay on these images: keep the original model' : '') + ').'
+      : 'No before/after check: a landmark is placed on fewer than 3 of the images.') +
+      (a.images < 10 ? ' 10 approved images pay best.' : '');
+    box.hidden = false;
+    notice('adaptation done');
     el.hidden = false;
   }
   document.body.dataset.adaptation = a.state;
@@ -513,7 +518,11 @@ function init() {
   window.addEventListener('resize', () => { if (S.name) fit(); });
   // the token came in the address: the server set a cookie; drop it from the address bar
   if (location.search.includes('token=')) history.replaceState(null, '', location.pathname + location.hash);
-  refreshState().then(route).then(startPolling).catch((e) => banner(e.message));
+  // the worklist does not need the state: both requests at once (an image needs the names)
+  const state = refreshState();
+  (location.hash.startsWith('#image=') ? state.then(route) : Promise.all([state, route()]))
+    .then(() => { if (document.body.dataset.predicting === '1') startPolling(); })
+    .catch((e) => banner(e.message));
 }
 window.mmcephReview = S;      // for the browser tests and the curious
 init();

@@ -23,6 +23,10 @@ differ, so say which you used when you compare results. Every JSON records it ("
 senior, junior or mean, in "info" and in every image), the metric logs it. With "mean", a
 class label is kept only where the senior and the junior agree (labels where they
 disagree are left out of isbi_classes); with "junior" the classes are the junior's lines.
+When both annotator folders are present, every image also keeps both annotators' points
+(image field "annotators": {"senior": [[x, y] x 19], "junior": [...]}) whatever
+--annotator says, so one JSON can train on the senior, the junior, their mean or a random
+one of the two per sample (the PickAnnotator transform, mmceph.datasets).
 """
 import argparse
 import os.path as osp
@@ -92,12 +96,14 @@ def read_annotation(path):
 
 
 def load_annotation(ann_dirs, stem, annotator):
-    """Points and classes of one image for the chosen annotator (or their mean)."""
+    """Points and classes of one image for the chosen annotator (or their mean), and
+    ``{annotator: (19, 2) points}`` of every annotator in ``ann_dirs``."""
+    read = {a: read_annotation(osp.join(folder, f'{stem}.txt')) for a, folder in ann_dirs.items()}
+    points = {a: p for a, (p, _) in read.items()}
     if annotator != 'mean':
-        return read_annotation(osp.join(ann_dirs[annotator], f'{stem}.txt'))
-    (p_s, c_s), (p_j, c_j) = (read_annotation(osp.join(ann_dirs[a], f'{stem}.txt'))
-                              for a in ('senior', 'junior'))
-    return (p_s + p_j) / 2, {k: v for k, v in c_s.items() if c_j[k] == v}
+        return (*read[annotator], points)
+    (p_s, c_s), (p_j, c_j) = read['senior'], read['junior']
+    return (p_s + p_j) / 2, {k: v for k, v in c_s.items() if c_j[k] == v}, points
 
 
 def check_folder(path, what):
@@ -126,6 +132,10 @@ def collect(root, annotator, val_split=True):
     ann_dirs = {a: osp.join(root, 'AnnotationsByMD', ANNOTATOR_FOLDERS[a]) for a in needed}
     for a, folder in ann_dirs.items():
         check_folder(folder, f'{a} annotator ({ANNOTATOR_FOLDERS[a]})')
+    for a in ANNOTATOR_FOLDERS:    # the other annotator, when the release has it
+        other = osp.join(root, 'AnnotationsByMD', ANNOTATOR_FOLDERS[a])
+        if a not in ann_dirs and osp.isdir(other):
+            ann_dirs[a] = other
     todo = [(split, folder, stem, name) for split, folder in folders.items()
             for stem, name in list_images(osp.join(raw, folder)).items()]
     splits = {s: [] for s in folders}
@@ -136,10 +146,15 @@ def collect(root, annotator, val_split=True):
             split = 'val'
         path = osp.join(raw, folder, name)
         width, height = image_size(path)
-        points, classes = load_annotation(ann_dirs, stem, annotator)
+        points, classes, by_annotator = load_annotation(ann_dirs, stem, annotator)
+        extra = dict(isbi_classes=classes)
+        if len(by_annotator) == len(ANNOTATOR_FOLDERS):    # both: PickAnnotator can choose
+            extra['annotators'] = {a: p.tolist() for a, p in by_annotator.items()}
+        for a, p in by_annotator.items():
+            ImageRecord(f'RawImage/{folder}/{name}', width, height, p, None, '').check_inside(
+                osp.join(ann_dirs[a], f'{stem}.txt'))
         rec = ImageRecord(f'RawImage/{folder}/{name}', width, height, points,
-                          (SPACING_MM, SPACING_MM), 'isbi2015', extra=dict(isbi_classes=classes))
-        rec.check_inside(osp.join(ann_dirs[needed[0]], f'{stem}.txt'))
+                          (SPACING_MM, SPACING_MM), 'isbi2015', extra=extra)
         splits[split].append(rec)
     return splits
 

@@ -19,7 +19,8 @@ EXPECTED = {
                    'PickAnnotator'},
     'MODELS': {'S2DHRNet', 'DepthToSpaceHeatmapHead', 'UNetPlusPlus', 'KeypointL1Loss',
                'PatchVotingHead', 'SemanticFusionNeck', 'TwoStageRegressionHead',
-               'LandmarkCascade', 'CephalometricEstimator', 'EfficientNetLite0', 'FinestFPN'},
+               'LandmarkCascade', 'CephalometricEstimator', 'EfficientNetLite0', 'FinestFPN',
+               'EfficientNetLite1', 'EfficientNetLite2'},
     'KEYPOINT_CODECS': {'CompensatedHeatmap', 'PatchVotingLabel'},
 }
 REGISTRIES = dict(DATASETS=DATASETS, METRICS=METRICS, HOOKS=HOOKS, MODELS=MODELS,

@@ -85,9 +85,10 @@ class PickAnnotator(BaseTransform):
     ISBI's two annotators are 2.4 mm apart, about the models' own error). Needs the
     dataset's ``annotator_keypoints`` (the ISBI converter's ``annotators`` field, written
     when both AnnotationsByMD folders were present); refuses a sample without them rather
-    than silently training on whatever the JSON's keypoints are. Put it right after
-    ``LoadCephalogram`` in the training pipeline. A landmark missing (NaN) in the chosen
-    target becomes invisible.
+    than silently training on whatever the JSON's keypoints are. Put it in the training
+    pipeline before any transform that reads the keypoints (first is simplest:
+    tools/analysis_tools/isbi_protocol.py puts it there). A landmark missing (NaN) in the
+    chosen target becomes invisible.
 
     Args:
         target (str): ``'senior'``, ``'junior'``, ``'mean'`` or ``'random'``.

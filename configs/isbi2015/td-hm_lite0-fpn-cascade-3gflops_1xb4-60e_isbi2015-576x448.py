@@ -3,7 +3,8 @@
 # each of the 6 landmarks where it gains most over this global model -- nasion, porion,
 # pogonion, upper incisal incision, lower lip, subnasale -- the other 13 keep the global
 # estimate. 2.33 + 6 x 0.10 = 2.94 GFLOPs per image.
-# The 6 were chosen on Test1 (the recipes' selection split) by
+# The 6 were chosen on Test1, the selection split before issue 27 (so this recipe is
+# "selected on Test1"; pick_refined_landmarks.py on val.json would choose without it) by
 #   python tools/analysis_tools/pick_refined_landmarks.py \
 #       configs/isbi2015/td-hm_lite0-fpn-cascade_1xb4-60e_isbi2015-576x448.py \
 #       work_dirs/isbi_lite0-cascade/best_MRE.pth --budget 3.0 --cfg-options model.test_shifts="[[0,0]]"

@@ -1,6 +1,6 @@
-# ISBI 2015, stage 2 with an ensemble of two local refiners (measured on a 2-core CPU:
-# Test1 MRE 1.501 mm after 19 + 49 training minutes; 1.482 mm with the two refiners
-# trained apart and attached, 90 minutes; README "Two refiners"): the same small S2D-HRNet refiner
+# ISBI 2015, stage 2 with an ensemble of two local refiners (measured on a 2-core CPU,
+# selected on Test1 before issue 27: Test1 MRE 1.501 mm after 19 + 49 training minutes;
+# 1.482 mm with the two refiners trained apart and attached, 90 minutes; README "Two refiners"): the same small S2D-HRNet refiner
 # twice, one on ~19 mm patches with +-15 deg rotations, one on ~23 mm patches with +-5 deg,
 # trained together (one loss each) on top of the frozen stage-1 global model; at test time
 # each looks at 5 shifted patches per landmark and all 10 refined positions are averaged.

@@ -4,7 +4,10 @@
 #
 # Data: python -m data_converters isbi2015 --root /path/to/ISBI2015 --out data/isbi2015
 #       ln -s /path/to/ISBI2015 data/isbi2015/raw      (file_name is relative to the root)
-# Selection: by MRE on Test1 (val = test1, as the challenge's first test set).
+# Selection: by MRE on the validation split (val.json: 20 fixed training ids, see
+# data_converters/isbi2015.py), never on Test1; Test1 is the test split, scored once.
+# Literature protocol (selection on Test1, optimistic; label such results "selected on
+# Test1"): --cfg-options val_dataloader.dataset.ann_file=annotations/test1.json
 _base_ = ['../_base_/default_runtime.py', '../_base_/models/hrnetv2_w18.py']
 
 data_root = 'data/isbi2015/'
@@ -64,8 +67,13 @@ val_dataloader = dict(
     batch_size=4, num_workers=2, persistent_workers=True, drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
     dataset=dict(type=dataset_type, data_root=data_root, data_mode=data_mode,
+                 ann_file='annotations/val.json', data_prefix=dict(img='raw/'),
+                 test_mode=True, pipeline=val_pipeline))
+test_dataloader = dict(
+    batch_size=4, num_workers=2, persistent_workers=True, drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
+    dataset=dict(type=dataset_type, data_root=data_root, data_mode=data_mode,
                  ann_file='annotations/test1.json', data_prefix=dict(img='raw/'),
                  test_mode=True, pipeline=val_pipeline))
-test_dataloader = val_dataloader
 val_evaluator = dict(type='CephalometricMetric', clinical=True)   # + the 8 ISBI measurements
 test_evaluator = val_evaluator

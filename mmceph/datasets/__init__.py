@@ -6,7 +6,8 @@ from .cephalometric import (
     LateralPhotoDataset,
     WebCeph2kDataset,
 )
-from .transforms import ApplyRoiPrior, KeepFullImage
+from .transforms import ApplyRoiPrior, KeepFullImage, PickAnnotator
 
-__all__ = ['ApplyRoiPrior', 'KeepFullImage', 'CephalometricDataset', 'ISBI2015Dataset',
-           'WebCeph2kDataset', 'LateralPhotoDataset', 'CLDetection2023Dataset', 'AarizDataset']
+__all__ = ['ApplyRoiPrior', 'KeepFullImage', 'PickAnnotator', 'CephalometricDataset',
+           'ISBI2015Dataset', 'WebCeph2kDataset', 'LateralPhotoDataset', 'CLDetection2023Dataset',
+           'AarizDataset']

@@ -17,9 +17,14 @@ The annotation file is parsed once: :func:`mmceph.formats.coco.load_coco_json` r
 checks it (a malformed file fails with one ``CocoFormatError`` naming the file and the
 JSON path of the problem, never with an error from deep inside xtcocotools or MMPose),
 and xtcocotools indexes that same dict (``COCO(ann_data=...)``).
+
+An image field ``annotators`` (``{name: [[x, y], ...]}``, written by the ISBI converter
+when both annotators are present) becomes the sample's ``annotator_keypoints``
+(``{name: (1, K, 2)}``), from which ``PickAnnotator`` chooses the training target.
 """
 import os.path as osp
 
+import numpy as np
 from mmengine.fileio import exists, get_local_path
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 from mmpose.registry import DATASETS
@@ -93,6 +98,11 @@ class CephalometricDataset(BaseCocoStyleDataset):
         spacing = raw_data_info['raw_img_info'].get('pixel_spacing')
         data_info['raw_ann_info']['pixel_spacing'] = spacing
         data_info['pixel_spacing'] = spacing
+        both = raw_data_info['raw_img_info'].get('annotators')
+        if both:   # ISBI: every annotator's points, for PickAnnotator
+            data_info['annotator_keypoints'] = {
+                name: np.array(points, np.float32).reshape(1, -1, 2)
+                for name, points in both.items()}
         return data_info
 
 

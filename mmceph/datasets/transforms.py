@@ -1,6 +1,7 @@
 """Pipeline transforms: ``LoadCephalogram`` reads any radiograph with the one intensity
 mapping; ``ApplyRoiPrior`` crops new images with the model's ROI prior at inference;
-``KeepFullImage`` keeps the uncropped image for cascades.
+``KeepFullImage`` keeps the uncropped image for cascades; ``PickAnnotator`` chooses whose
+landmarks a training sample learns (ISBI's senior, junior, their mean or one at random).
 
 MMPose's inference paths (``inference_topdown``, ``MMPoseInferencer``) copy the model's
 ``dataset_meta`` into every sample; ours carries ``roi_prior`` (normalised
@@ -71,3 +72,53 @@ class KeepFullImage(BaseTransform):
     def transform(self, results):
         results['full_image'] = results['img']
         return results
+
+
+
+ANNOTATOR_TARGETS = ('senior', 'junior', 'mean', 'random')
+
+
+@TRANSFORMS.register_module()
+class PickAnnotator(BaseTransform):
+    """Replace a sample's ``keypoints`` by one annotator's points, their mean, or a random
+    one of the two drawn anew for every sample and epoch (label noise as regularisation:
+    ISBI's two annotators are 2.4 mm apart, about the models' own error). Needs the
+    dataset's ``annotator_keypoints`` (the ISBI converter's ``annotators`` field, written
+    when both AnnotationsByMD folders were present); refuses a sample without them rather
+    than silently training on whatever the JSON's keypoints are. Put it in the training
+    pipeline before any transform that reads the keypoints (first is simplest:
+    tools/analysis_tools/isbi_protocol.py puts it there). A landmark missing (NaN) in the
+    chosen target becomes invisible.
+
+    Args:
+        target (str): ``'senior'``, ``'junior'``, ``'mean'`` or ``'random'``.
+    """
+
+    def __init__(self, target: str = 'mean') -> None:
+        if target not in ANNOTATOR_TARGETS:
+            raise ValueError(f'PickAnnotator: target must be one of {ANNOTATOR_TARGETS}, '
+                             f'got {target!r}')
+        self.target = target
+
+    def transform(self, results: dict) -> dict:
+        both = results.get('annotator_keypoints') or {}
+        missing = [a for a in ('senior', 'junior') if a not in both]
+        if missing:
+            raise ValueError(
+                f"{results.get('img_path')}: PickAnnotator(target={self.target!r}) needs both "
+                f"annotators' points, but the annotation file has no {' or '.join(missing)} "
+                "(re-run python -m data_converters isbi2015 with both AnnotationsByMD folders)")
+        name = self.target
+        if name == 'random':       # MMEngine seeds numpy per worker; a new draw each call
+            name = ('senior', 'junior')[np.random.randint(2)]
+        points = ((both['senior'] + both['junior']) / 2 if name == 'mean'
+                  else both[name]).astype(np.float32)
+        labelled = ~np.isnan(points).any(-1)
+        results['keypoints'] = np.where(labelled[..., None], points, 0).astype(np.float32)
+        results['keypoints_visible'] = (np.asarray(results['keypoints_visible'], np.float32)
+                                        * labelled)
+        results['annotator'] = name
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(target={self.target!r})'

@@ -56,9 +56,10 @@ def real(isbi_root, tmp_path_factory):
 def test_real_keypoints_sizes_spacing_classes(real, isbi_root):
     assert real['rc'] == 0, real['stderr']
     seen = 0
-    for split, folder in [('train', 'TrainingData'), ('test1', 'Test1Data')]:
+    for split, folder, count in [('train', 'TrainingData', 130), ('val', 'TrainingData', 20),
+                                 ('test1', 'Test1Data', 150)]:
         doc = load_split(real['out'], split)
-        assert len(doc['images']) == 150
+        assert len(doc['images']) == count
         for img, ann in zip(doc['images'], doc['annotations']):
             assert ann['image_id'] == img['id']
             stem = osp.splitext(osp.basename(img['file_name']))[0]
@@ -79,7 +80,7 @@ def test_real_keypoints_sizes_spacing_classes(real, isbi_root):
 def test_real_loads_with_xtcocotools(real):
     from xtcocotools.coco import COCO
     coco = COCO(osp.join(real['out'], 'annotations', 'train.json'))
-    assert len(coco.getImgIds()) == 150
+    assert len(coco.getImgIds()) == 130
     assert coco.loadCats(1)[0]['keypoints'][0] == 'sella'
     assert len(coco.loadAnns(coco.getAnnIds(imgIds=[1]))[0]['keypoints']) == 57
 
@@ -108,7 +109,7 @@ def test_real_duplicates_warned_and_dedupe(real, isbi_root, tmp_path):
     test1 = [i['file_name'] for i in load_split(tmp_path, 'test1')['images']]
     assert len(test1) == 148
     assert not any(n.endswith(('/283.jpg', '/173.jpg')) for n in test1)
-    assert len(load_split(tmp_path, 'train')['images']) == 150
+    assert len(load_split(tmp_path, 'train')['images']) == 130
 
 
 # --------------------------------------------------------------- generated data
@@ -310,7 +311,7 @@ def test_real_other_annotators_exact(real, real_both, isbi_root, annotator):
     out = real_both[annotator]
     ann_dir = osp.join(isbi_root, 'AnnotationsByMD')
     counts = {}
-    for split in ('train', 'test1'):
+    for split in ('train', 'val', 'test1'):
         doc = load_split(out, split)
         assert doc['info']['reference'] == annotator
         counts[split] = len(doc['images'])
@@ -328,7 +329,7 @@ def test_real_other_annotators_exact(real, real_both, isbi_root, annotator):
                 np.testing.assert_array_equal(kp[:, :2], (np.array(s_pts) + j_pts) / 2)
                 assert img['isbi_classes'] == {k: s for k, s, j in zip(CLASSES, s_cls, j_cls)
                                                if s == j}
-    assert counts == {'train': 150, 'test1': 150}
+    assert counts == {'train': 130, 'val': 20, 'test1': 150}
     senior = load_split(real['out'], 'train')
     assert senior['info']['reference'] == 'senior'
 
@@ -388,3 +389,40 @@ def test_dataset_carries_reference_and_metric_logs_it(tmp_path):
     finally:
         logger.removeHandler(handler)
     assert any('reference annotation: mean' in r.getMessage() for r in records)
+
+
+# ------------------------------------------------------------ validation split
+def test_val_ids_are_the_stated_seeded_draw():
+    """VAL_IDS is the documented rule's output, not a hand-picked list."""
+    from data_converters.isbi2015 import VAL_COUNT, VAL_IDS, VAL_SEED
+    from data_converters.splits import seeded_split
+    names = seeded_split(150, VAL_COUNT / 150, 0, VAL_SEED)
+    assert {i + 1 for i, n in enumerate(names) if n == 'val'} == set(VAL_IDS)
+    assert len(VAL_IDS) == 20 and not {38, 144} & VAL_IDS   # the Test1 duplicates stay in train
+
+
+def test_real_val_split_ids_and_disjoint(real):
+    stems = {s: {osp.splitext(osp.basename(i['file_name']))[0] for i in
+                 load_split(real['out'], s)['images']} for s in ('train', 'val', 'test1')}
+    assert stems['val'] == {'003', '031', '032', '042', '043', '050', '054', '055', '061', '063',
+                            '064', '070', '099', '103', '105', '112', '118', '129', '133', '147'}
+    assert not stems['val'] & stems['train'] and len(stems['val'] | stems['train']) == 150
+    assert 'val_split' in load_split(real['out'], 'val')['info']
+
+
+def test_generated_val_split_and_none(tmp_path):
+    """TrainingData ids 002 (not listed) and 003 (listed) split; a Test1 image is never val;
+    --val-split none keeps every training image in train."""
+    layout = {'TrainingData': ['002.png', '003.png'], 'Test1Data': ['031.png']}
+    truth = make_isbi(tmp_path / 'isbi', layout)
+    out = tmp_path / 'out'
+    assert main(['isbi2015', '--root', str(tmp_path / 'isbi'), '--out', str(out)]) == 0
+    assert sorted(os.listdir(out / 'annotations')) == ['test1.json', 'train.json', 'val.json']
+    assert set(by_stem(out, 'train')) == {'002'} and set(by_stem(out, 'val')) == {'003'}
+    assert set(by_stem(out, 'test1')) == {'031'}
+    kp = np.array(by_stem(out, 'val')['003'][1]['keypoints']).reshape(19, 3)
+    np.testing.assert_array_equal(kp[:, :2], truth['senior']['003'][0])
+    assert main(['isbi2015', '--root', str(tmp_path / 'isbi'), '--out', str(out),
+                 '--val-split', 'none']) == 0
+    assert sorted(os.listdir(out / 'annotations')) == ['test1.json', 'train.json']
+    assert set(by_stem(out, 'train')) == {'002', '003'}

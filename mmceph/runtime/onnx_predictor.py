@@ -1,13 +1,10 @@
 """``OnnxLandmarkPredictor``: an exported model folder, predicted with ONNX Runtime.
 
-The folder (written by ``tools/deployment/export_onnx.py``) holds ``global.onnx``, one
-``refiner{i}.onnx`` per cascade refiner and :data:`EXPORT_META` (JSON): input size,
-normalisation (mean, std, channel order), box padding, codec settings, the cascade's
-prediction settings, the ROI prior, the landmark names and the default pixel spacing.
+The folder (written by ``tools/deployment/export_onnx.py``) is described in
+:mod:`mmceph.runtime.export_format`.
 """
-import json
 import os.path as osp
-from typing import Optional, Tuple
+from typing import Optional
 
 import numpy as np
 
@@ -15,47 +12,8 @@ from ..apis.predictor_base import PredictorBase, base_provenance
 from ..core.cascade import Refiner, refine_landmarks
 from ..core.heatmap_decode import CompensatedHeatmapDecoder
 from ..core.warp import crop, crop_to_image, topdown_box
-from ..utils.cli import UsageError
 from ..utils.digest import file_sha256
-
-EXPORT_META = 'mmceph_export.json'
-FORMAT_VERSION = 1
-
-
-def load_export_meta(folder: str) -> dict:
-    path = osp.join(folder, EXPORT_META)
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{folder}: not an exported mmceph model (no {EXPORT_META}; '
-                                'write one with tools/deployment/export_onnx.py)')
-    with open(path) as f:
-        meta = json.load(f)
-    if meta.get('format_version') != FORMAT_VERSION:
-        raise ValueError(f'{path}: format_version {meta.get("format_version")!r}, this mmceph '
-                         f'reads {FORMAT_VERSION}')
-    return meta
-
-
-class ExportIntegrityError(UsageError):
-    """An exported model file truncated or altered since the export (a tool's one-line
-    error: it is bad input, not a bug)."""
-
-
-def checked_model_file(folder: str, meta: dict, name: str) -> Tuple[str, str]:
-    """The path of ``name`` in ``folder`` and its SHA-256 (read once: the provenance
-    records it too), after checking the digest the export recorded
-    (``files_sha256``): a damaged file is refused in one line naming it, before ONNX
-    Runtime reads it (which would fail deep inside, or load a different network)."""
-    path = osp.join(folder, name)
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{path}: missing from the exported model folder '
-                                '(export it again with tools/deployment/export_onnx.py)')
-    want = (meta.get('files_sha256') or {}).get(name)
-    digest = file_sha256(path)
-    if want is not None and digest != want:
-        raise ExportIntegrityError(
-            f'{path}: SHA-256 differs from the one recorded at export in {EXPORT_META} '
-            '(truncated or altered; export it again with tools/deployment/export_onnx.py)')
-    return path, digest
+from .export_format import EXPORT_META, ExportIntegrityError, checked_model_file, load_export_meta
 
 
 class Normaliser:

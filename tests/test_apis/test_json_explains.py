@@ -143,7 +143,8 @@ def test_onnx_provenance_hashes_every_file_the_predictor_loads(tmp_path):
     and by the checkpoint digest its metadata recorded at export."""
     import onnxruntime
 
-    from mmceph.runtime.onnx_predictor import EXPORT_META, _provenance, checked_model_file
+    from mmceph.runtime.export_format import EXPORT_META, checked_model_file
+    from mmceph.runtime.onnx_predictor import _provenance
     meta = dict(source=dict(config='a.py', checkpoint='b.pth', checkpoint_sha256='c' * 64),
                 **{'global': dict(file='global.onnx')},
                 cascade=dict(refiners=[dict(file='refiner0.onnx')]))

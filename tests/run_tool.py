@@ -16,7 +16,10 @@ def run_tool(tool, argv):
         runpy.run_path(sys.argv[0], run_name='__main__')
     except SystemExit as done:
         code = done.code
-        return 0 if code is None else code if isinstance(code, int) else 1
+        if code is None or isinstance(code, int):
+            return code or 0
+        print(code, file=sys.stderr)              # sys.exit('message'), as Python does
+        return 1
     finally:
         sys.argv = saved
     return 0

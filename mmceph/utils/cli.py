@@ -43,6 +43,15 @@ def _message(err: BaseException) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
+def named_pairs(parser, values: Sequence[str], what: str, exists: Callable[[str], bool]):
+    """[(NAME, PATH)] from NAME=PATH arguments; a parser error unless PATH ``exists``."""
+    pairs = [v.partition('=') for v in values]
+    for value, (name, sep, path) in zip(values, pairs):
+        if not (name and sep and exists(path)):
+            parser.error(f'{value!r}: expected {what}')
+    return [(name, path) for name, _, path in pairs]
+
+
 def is_registry_miss(err: BaseException) -> bool:
     """MMEngine's "X is not in the mmpose::model registry": a typo in a config."""
     return isinstance(err, KeyError) and 'registry' in str(err)

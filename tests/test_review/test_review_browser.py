@@ -7,7 +7,6 @@ tab saves first: 409 shown, nothing lost -> approve
 three images -> export -> tools/adapt.py accepts the file -> adapt from the page ->
 re-predict. Slow (the session's demo model, then ~1 min): run this file on its own.
 """
-import importlib
 import json
 import os
 import os.path as osp
@@ -328,11 +327,10 @@ def test_an_exported_onnx_folder_predicts_the_worklist(model, tmp_path):
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmpose.registry import MODELS
+    from runtime_fixtures import cascade_config  # exportable
 
     from mmceph.review.store import ReviewStore
     from mmceph.review.worker import PredictionWorker
-    sys.path.insert(0, osp.join(REPO, 'tests', 'test_runtime'))
-    cascade_config = importlib.import_module('test_onnx_runtime').cascade_config  # exportable
     data, work, _ = model
     cfg_path = cascade_config(tmp_path)
     init_default_scope('mmpose')

@@ -14,7 +14,6 @@ import pytest
 import torch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(REPO, 'tests'))
 CONFIG = sorted(glob.glob(osp.join(REPO, 'configs/synthetic/*.py')))[0]
 ADAPT = osp.join(REPO, 'tools', 'adapt.py')
 INFER = osp.join(REPO, 'tools', 'infer.py')

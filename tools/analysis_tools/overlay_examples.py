@@ -15,13 +15,10 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 import tempfile
 
 import cv2
 import numpy as np
-
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 
 
 def parse_args(argv=None):

@@ -5,7 +5,6 @@ import pytest
 
 from data_converters.synthetic import MEAN_SHAPE
 from mmceph import clinical
-from mmceph.apis.image_io import check_spacing
 from mmceph.formats.coco import CocoFormatError, validate_coco
 from mmceph.formats.spacing import (
     SPACING_RANGE_MM,
@@ -13,6 +12,7 @@ from mmceph.formats.spacing import (
     parse_spacing_mm,
     spacing_problem,
 )
+from mmceph.imaging.image_io import check_spacing
 
 INSIDE = [0.01, 0.0101, 0.1, 4.99, 5.0]
 OUTSIDE = [0.0099, 5.01, 10.0, 0.0, -0.1, float('nan'), float('inf')]

@@ -47,7 +47,7 @@ from mmceph.apis.batch_inference import infer_images
 
 
 def parse_args(argv=None):
-    from mmceph.apis.image_io import DEFAULT_MAX_PIXELS
+    from mmceph.imaging.image_io import DEFAULT_MAX_PIXELS
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('input', help='an image file or a folder of images')
@@ -72,7 +72,7 @@ def parse_args(argv=None):
                         'the right way round)')
     p.add_argument('--debug', action='store_true', help='show tracebacks of errors')
     args = p.parse_args(argv)
-    from mmceph.apis.image_io import check_spacing
+    from mmceph.imaging.image_io import check_spacing
     if args.pixel_spacing:
         try:
             args.pixel_spacing = check_spacing(args.pixel_spacing, '--pixel-spacing')

@@ -12,9 +12,9 @@ import shutil
 import sys
 import tempfile
 
+from ..imaging.image_io import READABLE_EXTENSIONS
 from ..utils.atomic import write_atomic
 from ..utils.cli import UsageError
-from .image_io import READABLE_EXTENSIONS
 
 OUTPUT_SUFFIXES = ('.landmarks.json', '.overlay.png')
 CSV_NAMES = ('mmceph_landmarks.csv', 'mmceph_measurements.csv')
@@ -110,7 +110,7 @@ def predict_all(args, inputs):
     import cv2
     from tqdm import tqdm
 
-    from .image_io import ImageReadError
+    from ..imaging.image_io import ImageReadError
     from .overlay import draw_overlay
     if getattr(args, 'exported', False):          # an exported folder: mmceph.runtime
         from ..runtime import OnnxLandmarkPredictor

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from .image_io import READABLE_EXTENSIONS, read_image
+from ..imaging.image_io import READABLE_EXTENSIONS, read_image
 
 
 def list_images(paths):

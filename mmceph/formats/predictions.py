@@ -18,12 +18,13 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..utils.atomic import write_atomic
+from ..utils.errors import UserError
 
 SUFFIX = '.predictions.json'
 DEFAULT_RADII = [2.0, 2.5, 3.0, 4.0]
 
 
-class PredictionsFormatError(ValueError):
+class PredictionsFormatError(UserError):
     """A predictions dump that cannot be read; the message names the file and the place."""
 
 

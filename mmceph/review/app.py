@@ -186,7 +186,7 @@ def create_app(store: ReviewStore, worker: Optional[PredictionWorker], user: str
     def _cached(name, kind, suffix, encode):
         """Derived images live in REVIEW_DIR/cache (the input is never written)."""
         path = osp.join(store.work_dir, CACHE, kind, name + suffix)
-        from ..apis.image_io import ImageReadError, read_image, to_uint8_bgr
+        from ..imaging.image_io import ImageReadError, read_image, to_uint8_bgr
         src = store.image_path(name)
         if not osp.isfile(path) or osp.getmtime(path) < osp.getmtime(src):
             try:

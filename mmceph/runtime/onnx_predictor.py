@@ -8,10 +8,11 @@ from typing import Optional
 
 import numpy as np
 
-from ..apis.predictor_base import PredictorBase, base_provenance
 from ..core.cascade import Refiner, refine_landmarks
 from ..core.heatmap_decode import CompensatedHeatmapDecoder
+from ..core.site_offsets import add_site_offsets
 from ..core.warp import crop, crop_to_image, topdown_box
+from ..predictor.base import PredictorBase, base_provenance
 from ..utils.digest import file_sha256
 from .export_format import EXPORT_META, ExportIntegrityError, checked_model_file, load_export_meta
 
@@ -132,11 +133,11 @@ class OnnxLandmarkPredictor(PredictorBase):
                                             c['test_scales'], c['test_reduce'], c['max_shift'],
                                             c.get('refine_only'))
         kpts = np.asarray(kpts, np.float32)
-        if len(self.site_offsets):     # CephalometricEstimator.apply_site_offsets: once, last
-            kpts = kpts + self.site_offsets * scale
+        if len(self.site_offsets):     # as CephalometricEstimator.predict: once, last
+            kpts = add_site_offsets(kpts, self.site_offsets, scale)
         return kpts, np.asarray(scores, np.float32)
 
     def _landmarks(self, pixels, bbox):
-        from ..apis.image_io import to_uint8_bgr  # LoadCephalogram's mapping
+        from ..imaging.image_io import to_uint8_bgr  # LoadCephalogram's mapping
         kpts, scores = self.predict_image(to_uint8_bgr(pixels), np.asarray(bbox).reshape(-1))
         return kpts.astype(float), np.clip(np.nan_to_num(scores.astype(float)), 0.0, 1.0)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from data_converters.synthetic import MEAN_SHAPE
-from mmceph.apis.predictor_base import SCHEMA_VERSION, describe_landmarks
 from mmceph.clinical import DESCRIPTIONS, MEASUREMENTS, analyse, measure, normal_range
 from mmceph.metainfo.isbi2015 import KEYPOINTS
+from mmceph.predictor.base import SCHEMA_VERSION, describe_landmarks
 
 REQUIRED = {'value', 'unit', 'class', 'meaning', 'normal_range', 'full_name', 'definition',
             'about', 'landmarks', 'spacing_dependence'}

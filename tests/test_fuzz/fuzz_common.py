@@ -147,7 +147,7 @@ def worker_main():
     from data_converters.__main__ import build_parser
     from data_converters.errors import ConversionError
     from data_converters.images import image_size
-    from mmceph.apis import image_io
+    from mmceph.imaging import image_io
     _cap_memory(extra_mb)
     answers.write(json.dumps(dict(status='ready')) + '\n')
     answers.flush()

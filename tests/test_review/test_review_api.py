@@ -335,7 +335,7 @@ def test_adaptation_needs_three_approved_images_and_repredict_an_adapted_model(f
 
 def test_a_dicom_is_shown_with_the_models_intensity_mapping(folder):
     """A 12-bit DICOM (max 4095) is shown scaled from 12 bits to 0..255, computed here by
-    hand, as the model sees it (mmceph.apis.image_io's one mapping)."""
+    hand, as the model sees it (mmceph.imaging.image_io's one mapping)."""
     import cv2
     from dicom_files import write_dicom
     images, _ = folder

@@ -249,7 +249,7 @@ def test_garbage_checkpoint_is_one_line(model, tmp_path):
 
 # ---------------------------------------------------------------------------- 4. images
 def test_truncated_jpeg_is_refused_not_half_decoded(model, tmp_path):
-    from mmceph.apis.image_io import ImageReadError, read_image
+    from mmceph.imaging.image_io import ImageReadError, read_image
     grey = cv2.imread(str(model['image']), cv2.IMREAD_GRAYSCALE)
     data = cv2.imencode('.jpg', grey)[1].tobytes()
     path = tmp_path / 'cut.jpg'
@@ -260,7 +260,7 @@ def test_truncated_jpeg_is_refused_not_half_decoded(model, tmp_path):
 
 
 def test_exif_orientation_is_applied_and_stated(model, tmp_path, predictor):
-    from mmceph.apis.image_io import read_image
+    from mmceph.imaging.image_io import read_image
     grey = cv2.imread(str(model['image']), cv2.IMREAD_GRAYSCALE)
     upright = Image.fromarray(grey)
     stored = upright.transpose(Image.Transpose.ROTATE_90)      # stored turned left ...
@@ -287,7 +287,7 @@ def test_too_small_image_is_rejected(predictor, model, tmp_path):
 
 
 def test_pixel_limit_is_checked_before_decoding(tmp_path):
-    from mmceph.apis.image_io import ImageReadError, read_image
+    from mmceph.imaging.image_io import ImageReadError, read_image
     big = np.zeros((2000, 3000), np.uint8)
     data = cv2.imencode('.png', big)[1].tobytes()
     (tmp_path / 'bomb.png').write_bytes(data[:200])      # header only: no pixels to decode
@@ -396,8 +396,8 @@ def test_the_real_image_passes(predictor, model):
 def test_gate_flags_landmarks_and_withholds_their_measurements():
     from data_converters.synthetic import MEAN_SHAPE
     from mmceph.apis.inference import describe_landmarks
-    from mmceph.apis.quality import LOW_CONFIDENCE, assess
     from mmceph.metainfo.isbi2015 import KEYPOINTS
+    from mmceph.predictor.quality import LOW_CONFIDENCE, assess
     kpts = MEAN_SHAPE * [1935, 2400]
     scores = np.full(19, 0.9)
     scores[10] = LOW_CONFIDENCE / 2                      # lower incisal incision: MW

@@ -49,9 +49,9 @@ def measure(name, config, work_dir, args):
     from mmpose.registry import MODELS
 
     import mmceph.registration  # noqa: F401
-    from mmceph.apis.image_io import read_image
     from mmceph.apis.inference import LandmarkPredictor
     from mmceph.evaluation.rescore import scores_against
+    from mmceph.imaging.image_io import read_image
     from mmceph.models.complexity import model_gflops
 
     checkpoint = osp.join(work_dir, 'best_MRE.pth')

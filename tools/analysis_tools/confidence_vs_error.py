@@ -60,7 +60,7 @@ def confidence_table(dump):
     per_image = [np.median(np.clip(img['scores'], 0, 1)) for img in doc['images']]
     print(f'\nmedian landmark confidence per image: min {np.min(per_image):.3f}, '
           f'5th percentile {np.percentile(per_image, 5):.3f}, median {np.median(per_image):.3f}')
-    from mmceph.apis.quality import IMAGE_CONFIDENCE, LOW_CONFIDENCE
+    from mmceph.predictor.quality import IMAGE_CONFIDENCE, LOW_CONFIDENCE
     m = s < LOW_CONFIDENCE
     print(f'chosen thresholds (mmceph/apis/quality.py): a landmark is flagged below '
           f'{LOW_CONFIDENCE} ({m.sum()} of {len(s)} here, mean error '

@@ -6,7 +6,9 @@ from .cephalometric import (
     LateralPhotoDataset,
     WebCeph2kDataset,
 )
+from .refiner_patches import SampleRefinerPatches
 from .transforms import ApplyRoiPrior, KeepFullImage
 
-__all__ = ['ApplyRoiPrior', 'KeepFullImage', 'CephalometricDataset', 'ISBI2015Dataset',
-           'WebCeph2kDataset', 'LateralPhotoDataset', 'CLDetection2023Dataset', 'AarizDataset']
+__all__ = ['ApplyRoiPrior', 'KeepFullImage', 'SampleRefinerPatches', 'CephalometricDataset',
+           'ISBI2015Dataset', 'WebCeph2kDataset', 'LateralPhotoDataset', 'CLDetection2023Dataset',
+           'AarizDataset']

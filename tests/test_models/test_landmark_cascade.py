@@ -15,7 +15,7 @@ from mmpose.structures import PoseDataSample
 from tiny_models import TINY_HRNET
 
 import mmceph  # noqa: F401
-from mmceph.models.pose_estimators import apply_affine
+from mmceph.core.warp import apply_affine
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SYNTHETIC = osp.join(REPO,

@@ -12,4 +12,3 @@ it is in place before MMEngine loads any checkpoint.
 """
 from .engine import safe_checkpoint  # noqa: F401  (allow-list before any checkpoint loads)
 from . import codecs, datasets, engine, evaluation, models  # noqa: F401,E402  (registration)
-from .models.pose_estimators import cephalometric_estimator  # noqa: F401,E402  (site offsets)

@@ -5,7 +5,6 @@ import pytest
 
 from data_converters.synthetic import MEAN_SHAPE
 from mmceph import clinical
-from mmceph.apis.image_io import check_spacing
 from mmceph.formats.coco import CocoFormatError, validate_coco
 from mmceph.formats.spacing import (
     SPACING_RANGE_MM,
@@ -13,6 +12,7 @@ from mmceph.formats.spacing import (
     parse_spacing_mm,
     spacing_problem,
 )
+from mmceph.imaging.image_io import check_spacing
 
 INSIDE = [0.01, 0.0101, 0.1, 4.99, 5.0]
 OUTSIDE = [0.0099, 5.01, 10.0, 0.0, -0.1, float('nan'), float('inf')]
@@ -62,17 +62,18 @@ def test_strings_parse_only_when_numeric():
 
 
 def test_infer_pixel_spacing_option_takes_what_the_converters_write(tmp_path, capsys):
-    """What converts (e.g. a CL-Detection scale of "5") is what infer.py accepts."""
-    import importlib.util
-    import os.path as osp
-    tool = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools', 'infer.py')
-    spec = importlib.util.spec_from_file_location('infer_tool', tool)
-    infer = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(infer)
-    base = ['x.png', 'cfg.py', 'ckpt.pth', '--out-dir', str(tmp_path), '--pixel-spacing']
-    assert infer.parse_args(base + ['5']).pixel_spacing == (5.0, 5.0)
-    assert infer.parse_args(base + ['0.01', '0.02']).pixel_spacing == (0.01, 0.02)
+    """What converts (e.g. a CL-Detection scale of "5") is what infer.py accepts: the
+    option is checked by the same rule (check_spacing), and out of bounds infer.py stops
+    with argparse's exit status 2 before anything is read."""
+    from run_tool import run_tool
+    assert check_spacing([5.0], '--pixel-spacing') == (5.0, 5.0)
+    assert check_spacing([0.01, 0.02], '--pixel-spacing') == (0.01, 0.02)
+    base = [tmp_path / 'x.png', 'cfg.py', 'ckpt.pth', '--out-dir', tmp_path / 'out',
+            '--pixel-spacing']
     for value in ('5.01', '0.0099', '20'):
-        with pytest.raises(SystemExit):
-            infer.parse_args(base + [value])
+        assert run_tool('tools/infer.py', base + [value]) == 2
         assert 'between 0.01 and 5' in capsys.readouterr().err
+    for value in ('5', '0.01'):          # accepted: refused later, for the missing config
+        assert run_tool('tools/infer.py', base + [value]) == 2
+        err = capsys.readouterr().err
+        assert 'between 0.01 and 5' not in err and 'cfg.py' in err, err

@@ -1,7 +1,10 @@
-"""Inference APIs. ``LandmarkPredictor`` (PyTorch/MMPose) is imported on first use, so the
-torch-free modules here (image_io, quality, predictor_base) load without MMPose -- the ONNX
-runtime (:mod:`mmceph.runtime`) uses them."""
-from .image_io import ImageReadError, read_image
+"""Inference APIs, the top floor: ``LandmarkPredictor`` (PyTorch/MMPose, imported on first
+use, so ``import mmceph.apis`` stays light), the folder run of ``tools/infer.py``, the
+overlay, site adaptation and the ONNX export. Nothing below imports from here: the
+torch-free foundation it builds on is :mod:`mmceph.imaging` (reading, intensity mapping)
+and :mod:`mmceph.predictor` (the predictor base and the quality gate), which the ONNX
+runtime (:mod:`mmceph.runtime`) uses too."""
+from ..imaging.image_io import ImageReadError, read_image
 
 __all__ = ['ImageReadError', 'read_image', 'LandmarkPredictor']
 

@@ -28,6 +28,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
+from ..core.site_offsets import add_site_offsets
 from ..formats.coco import load_coco_json
 from ..utils.atomic import write_atomic
 from ..utils.cli import UsageError
@@ -67,12 +68,6 @@ def estimate_offsets(pred, gt, visible, crop_scale, names: Optional[Sequence[str
             f'{min_images}; labelled images of ' + ', '.join(short))
     residual = np.where(visible[..., None], (gt - pred) / scale, np.nan)
     return np.nanmedian(residual, axis=0)
-
-
-def apply_offsets(pred, offsets, crop_scale) -> np.ndarray:
-    """What the model's prediction does: ``pred + offsets * crop_scale`` per image."""
-    return np.asarray(pred, float) + np.asarray(offsets, float)[None] * \
-        np.asarray(crop_scale, float).reshape(-1, 1, 2)
 
 
 def offsets_in_mm(offsets, crop_scale, spacing) -> Optional[np.ndarray]:
@@ -116,7 +111,8 @@ def leave_one_out(pred, gt, visible, crop_scale, spacing=None) -> Optional[dict]
         one = slice(i, i + 1)
         s_i = None if sp is None else sp[one]
         before.append(radial_errors(pred[one], gt[one], visible[one], s_i))
-        after.append(radial_errors(apply_offsets(pred[one], off, scale[one]), gt[one],
+        moved = add_site_offsets(pred[one], off, scale[one], float)
+        after.append(radial_errors(moved, gt[one],
                                    visible[one], s_i))
     b, a = float(np.nanmean(before)), float(np.nanmean(after))
     return dict(unit='mm' if mm else 'px', mre_unadapted=round(b, 4),

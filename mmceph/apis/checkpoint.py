@@ -16,9 +16,10 @@ import torch
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from ..engine import safe_checkpoint  # noqa: F401  (the allow-list, before any checkpoint loads)
+from ..utils.errors import UserError
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A checkpoint that cannot be used with the model at hand; the message names it."""
 
 

@@ -13,8 +13,8 @@ import numpy as np
 from mmengine.config import Config
 from mmpose.apis import inference_topdown, init_model
 
+from ..predictor.base import PredictorBase, describe_landmarks  # noqa: F401 (re-exported)
 from .checkpoint import load_fitting_checkpoint
-from .predictor_base import PredictorBase, describe_landmarks  # noqa: F401 (re-exported)
 
 
 class LandmarkPredictor(PredictorBase):
@@ -62,8 +62,8 @@ def _provenance(config, checkpoint, device):
     import mmpose
     import torch
 
+    from ..predictor.base import base_provenance
     from ..utils.digest import file_sha256
-    from .predictor_base import base_provenance
     source = getattr(config, 'filename', None) if isinstance(config, Config) else config
     return base_provenance(
         dict(name='pytorch', torch=torch.__version__, mmpose=mmpose.__version__,

@@ -21,7 +21,17 @@ from ..core.heatmap_decode import CompensatedHeatmapDecoder
 class CompensatedHeatmap(CompensatedHeatmapDecoder, BaseKeypointCodec):
     """Encode keypoints as sub-pixel Gaussians; decode them robustly.
 
-    Shapes: keypoints (N=1, K, 2) in input-image pixels; heatmaps (K, H, W).
+    Note:
+        - instance number: N (1: one instance per image)
+        - keypoint number: K
+        - keypoint dimension: D (2: x, y in input-image pixels)
+        - input size: [w, h]
+        - heatmap size: [W, H]
+
+    Encoded:
+        - heatmaps (np.ndarray): (K, H, W), float32 Gaussians on the area-aligned grid
+        - keypoint_weights (np.ndarray): (N, K), 0 where the keypoint is not visible or its
+          centre falls outside the heatmap
 
     Args:
         input_size (tuple[int, int]): (w, h) of the network input.
@@ -42,6 +52,18 @@ class CompensatedHeatmap(CompensatedHeatmapDecoder, BaseKeypointCodec):
 
     # --- encode --------------------------------------------------------------------------
     def encode(self, keypoints: np.ndarray, keypoints_visible: Optional[np.ndarray] = None) -> dict:
+        """Encode one instance's keypoints as heatmaps (:meth:`decode` inverts it exactly).
+
+        Args:
+            keypoints (np.ndarray): keypoint coordinates in input pixels, shape (1, K, 2).
+            keypoints_visible (np.ndarray, optional): visibility, shape (1, K); default
+                all visible.
+
+        Returns:
+            dict:
+            - heatmaps (np.ndarray): (K, H, W) float32
+            - keypoint_weights (np.ndarray): (1, K) float32
+        """
         assert keypoints.shape[0] == 1, f'{type(self).__name__} encodes one instance'
         if keypoints_visible is None:
             keypoints_visible = np.ones(keypoints.shape[:2], np.float32)

@@ -5,7 +5,8 @@ and the ONNX runtime (:mod:`mmceph.runtime`):
 - :mod:`.warp`: MMPose's top-down crop (bbox -> centre/scale -> affine) and the refiner
   patches (cut, map back);
 - :mod:`.cascade`: the refinement rounds of ``LandmarkCascade`` (patch views, decode,
-  combination, trust region), given a function that turns uint8 patches into heatmaps.
+  combination, trust region), given a function that turns uint8 patches into heatmaps;
+- :mod:`.site_offsets`: a site's per-landmark offsets added to a prediction.
 
 Only numpy and OpenCV are imported here (never torch, mmcv, mmengine or mmpose).
 """

@@ -31,8 +31,28 @@ class Refiner(NamedTuple):
 
 
 def refine_views(refiner: Refiner, image, kpts, side, shifts, scales, channels=None):
-    """Refined positions (S, K, 2) and scores (S, K) of one refiner's S test views;
-    ``channels``: the landmark index of each row of ``kpts`` (default: 0..K-1)."""
+    """One refiner's test views of every landmark: a patch per (view, landmark), decoded.
+
+    Args:
+        refiner (Refiner): the network, its patch size and decoder.
+        image (np.ndarray): the full image, uint8 BGR.
+        kpts (np.ndarray): the current estimate in image pixels.
+        side (float): patch side in image pixels (before a view's scale).
+        shifts (np.ndarray): view centre shifts, fractions of ``side``.
+        scales (np.ndarray): view side factors.
+        channels (np.ndarray, optional): the landmark (heatmap channel) of each row of
+            ``kpts``. Default: 0..K-1.
+
+    Returns:
+        tuple:
+        - positions (np.ndarray): refined positions in image pixels
+        - scores (np.ndarray): their heatmap peaks
+
+    Note:
+        - image: (H, W, C)
+        - kpts: (K, 2); shifts: (S1, 2); scales: (S2, ); S = S1 * S2 views
+        - positions: (S, K, 2); scores: (S, K)
+    """
     K, S = len(kpts), len(shifts) * len(scales)
     channels = np.arange(K) if channels is None else np.asarray(channels)
     shift = np.repeat(shifts, len(scales), axis=0)                        # (S, 2)
@@ -49,7 +69,23 @@ def refine_views(refiner: Refiner, image, kpts, side, shifts, scales, channels=N
 
 def refine_round(refiners: Sequence[Refiner], image, kpts, crop_width, shifts, scales,
                  reduce: str = 'mean', channels=None):
-    """One round: combined refined positions (K, 2) and mean scores (K, )."""
+    """One refinement round: every refiner's views, combined.
+
+    Args:
+        refiners (Sequence[Refiner]): the cascade's refiners (an ensemble when several).
+        image (np.ndarray): the full image, uint8 BGR, shape (H, W, C).
+        kpts (np.ndarray): the current estimate in image pixels, shape (K, 2).
+        crop_width (float): width of the global crop in image pixels.
+        shifts (np.ndarray): view centre shifts, shape (S1, 2).
+        scales (np.ndarray): view side factors, shape (S2, ).
+        reduce (str): ``'mean'`` or ``'median'`` over the views. Default: ``'mean'``.
+        channels (np.ndarray, optional): the landmark of each row of ``kpts``.
+
+    Returns:
+        tuple:
+        - positions (np.ndarray): combined positions, shape (K, 2)
+        - scores (np.ndarray): mean heatmap peaks, shape (K, )
+    """
     positions, scores = [], []
     for refiner in refiners:
         p, s = refine_views(refiner, image, kpts, refiner.fraction * crop_width, shifts,
@@ -64,9 +100,33 @@ def refine_round(refiners: Sequence[Refiner], image, kpts, crop_width, shifts, s
 def refine_landmarks(refiners: Sequence[Refiner], image, kpts, scores, crop_width,
                      refine_steps: int, shifts, scales, reduce: str = 'mean',
                      max_shift=None, landmarks=None):
-    """``refine_steps`` rounds from the global estimate ``kpts`` (K, 2) / ``scores`` (K, );
-    ``crop_width``: width of the global crop in image pixels; ``landmarks``: indices of
-    the landmarks to refine (default: all). Returns (K, 2), (K, )."""
+    """``refine_steps`` rounds from the global estimate (what ``LandmarkCascade`` predicts).
+
+    Args:
+        refiners (Sequence[Refiner]): the cascade's refiners.
+        image (np.ndarray): the full image, uint8 BGR.
+        kpts (np.ndarray): the global model's landmarks in image pixels.
+        scores (np.ndarray): their heatmap peaks.
+        crop_width (float): width of the global crop in image pixels.
+        refine_steps (int): refinement rounds (0: the global estimate).
+        shifts (np.ndarray): view centre shifts, fractions of the patch side.
+        scales (np.ndarray): view side factors.
+        reduce (str): ``'mean'`` or ``'median'`` over the views. Default: ``'mean'``.
+        max_shift (float, optional): trust region: a landmark moved further than this
+            fraction of the patch side keeps its global estimate. Default: None.
+        landmarks (Sequence[int], optional): indices of the landmarks to refine
+            (``refine_only``). Default: all.
+
+    Returns:
+        tuple:
+        - kpts (np.ndarray): float32 landmarks in image pixels
+        - scores (np.ndarray): float32 scores
+
+    Note:
+        - image: (H, W, C)
+        - kpts: (K, 2); scores: (K, )
+        - shifts: (S1, 2); scales: (S2, )
+    """
     shifts = np.asarray(shifts, np.float32).reshape(-1, 2)
     scales = np.asarray(scales, np.float32).reshape(-1)
     coarse = np.asarray(kpts, np.float32).copy()

@@ -35,8 +35,15 @@ PEAK_TIE = 1e-4    # relative: heatmap maxima this close count as a tie
 class CompensatedHeatmapDecoder:
     """Grid convention and decoder of the CompensatedHeatmap codec (see the module doc).
 
-    Args: as the codec's: ``input_size`` (w, h), ``heatmap_size`` (W, H), ``sigma`` (heatmap
-    pixels), ``fit_radius``, ``fit_threshold``.
+    Args:
+        input_size (tuple[int, int]): (w, h) of the network input, in pixels.
+        heatmap_size (tuple[int, int]): (W, H) of the heatmaps; ``input_size /
+            heatmap_size`` is the stride ``s``.
+        sigma (float): the training Gaussian's sigma, in heatmap pixels. Default: 2.0.
+        fit_radius (int): half-size of the first fit window, in heatmap pixels.
+            Default: 3.
+        fit_threshold (float): pixels below this fraction of the peak are left out of
+            the fit (mostly noise). Default: 0.2.
     """
 
     def __init__(self, input_size: Tuple[int, int], heatmap_size: Tuple[int, int],
@@ -55,14 +62,52 @@ class CompensatedHeatmapDecoder:
                     fit_threshold=self.fit_threshold)
 
     # --- coordinate maps (the one place the grid convention lives) ---------------------
-    def to_heatmap(self, keypoints):
+    def to_heatmap(self, keypoints) -> np.ndarray:
+        """Input pixels -> heatmap pixels (the area-aligned grid).
+
+        Args:
+            keypoints (np.ndarray): coordinates in input pixels, any leading shape.
+
+        Returns:
+            np.ndarray: float64 coordinates in heatmap pixels, the same shape.
+
+        Note:
+            - keypoints: (..., 2), (x, y)
+        """
         return (np.asarray(keypoints, np.float64) + 0.5) / self.stride - 0.5
 
-    def to_input(self, coords):
+    def to_input(self, coords) -> np.ndarray:
+        """Heatmap pixels -> input pixels, the inverse of :meth:`to_heatmap`.
+
+        Args:
+            coords (np.ndarray): coordinates in heatmap pixels, any leading shape.
+
+        Returns:
+            np.ndarray: float64 coordinates in input pixels, the same shape.
+
+        Note:
+            - coords: (..., 2), (x, y)
+        """
         return (np.asarray(coords, np.float64) + 0.5) * self.stride - 0.5
 
     # --- decode --------------------------------------------------------------------------
     def decode(self, encoded: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Sub-pixel keypoints and their scores from K heatmaps (the steps of the module doc).
+
+        Args:
+            encoded (np.ndarray): the heatmaps of one instance.
+
+        Returns:
+            tuple:
+            - keypoints (np.ndarray): float32 positions in input pixels.
+            - scores (np.ndarray): float32 heatmap peak of each keypoint, clipped at 0
+              (0: nothing found; the position is then the integer peak).
+
+        Note:
+            - encoded: (K, H, W)
+            - keypoints: (1, K, 2)
+            - scores: (1, K)
+        """
         heatmaps = np.asarray(encoded, np.float32)
         K, H, W = heatmaps.shape
         peaks = self._integer_peaks(heatmaps)

@@ -49,8 +49,19 @@ def get_warp_matrix(center, scale, rot: float, output_size) -> np.ndarray:
 
 
 def topdown_box(bbox_xyxy, input_size, padding: float = 1.0) -> Tuple[np.ndarray, np.ndarray]:
-    """Centre (2, ) and size (2, ) of the crop MMPose cuts for one xyxy box:
-    ``GetBBoxCenterScale(padding)`` then ``TopdownAffine``'s aspect-ratio fix."""
+    """The crop MMPose cuts for one box: ``GetBBoxCenterScale(padding)`` then
+    ``TopdownAffine``'s aspect-ratio fix.
+
+    Args:
+        bbox_xyxy (np.ndarray): the box (x0, y0, x1, y1) in image pixels.
+        input_size (tuple[int, int]): (w, h) of the network input.
+        padding (float): box enlargement factor. Default: 1.0.
+
+    Returns:
+        tuple:
+        - center (np.ndarray): float32 (x, y) of the crop, shape (2, )
+        - scale (np.ndarray): float32 (w, h) of the crop in image pixels, shape (2, )
+    """
     x0, y0, x1, y1 = (float(v) for v in np.asarray(bbox_xyxy, np.float64).reshape(-1)[:4])
     center = np.array([(x0 + x1) * 0.5, (y0 + y1) * 0.5], np.float32)
     w, h = (np.array([x1 - x0, y1 - y0], np.float32) * padding)
@@ -60,14 +71,41 @@ def topdown_box(bbox_xyxy, input_size, padding: float = 1.0) -> Tuple[np.ndarray
 
 
 def crop(image: np.ndarray, center, scale, input_size) -> np.ndarray:
-    """The top-down crop (h, w[, C]) of ``image``, bilinear as ``TopdownAffine``."""
+    """The top-down crop of ``image``, bilinear as ``TopdownAffine``.
+
+    Args:
+        image (np.ndarray): the image.
+        center (np.ndarray): (x, y) of the crop, from :func:`topdown_box`.
+        scale (np.ndarray): (w, h) of the crop in image pixels.
+        input_size (tuple[int, int]): (w, h) of the output.
+
+    Returns:
+        np.ndarray: the crop, the image's dtype.
+
+    Note:
+        - image: (H, W) or (H, W, C)
+        - crop: (h, w) or (h, w, C), (w, h) = input_size
+    """
     size = tuple(int(v) for v in input_size)
     return cv2.warpAffine(image, get_warp_matrix(center, scale, 0.0, size), size,
                           flags=cv2.INTER_LINEAR)
 
 
 def crop_to_image(points, center, scale, input_size) -> np.ndarray:
-    """Points (..., 2) in crop (input) pixels -> image pixels, as MMPose maps predictions."""
+    """Crop (network input) pixels -> image pixels, as MMPose maps predictions.
+
+    Args:
+        points (np.ndarray): coordinates in crop pixels.
+        center (np.ndarray): (x, y) of the crop.
+        scale (np.ndarray): (w, h) of the crop in image pixels.
+        input_size (tuple[int, int]): (w, h) of the crop.
+
+    Returns:
+        np.ndarray: float32 coordinates in image pixels, the same shape.
+
+    Note:
+        - points: (..., 2), (x, y)
+    """
     center, scale = np.asarray(center, np.float32), np.asarray(scale, np.float32)
     return (np.asarray(points, np.float32) / np.asarray(input_size, np.float32) * scale
             + center - 0.5 * scale)
@@ -159,10 +197,26 @@ def warp_patches(image: np.ndarray, centres: np.ndarray, sides: Sequence[float],
 
 
 def apply_affine(warp: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Points (N, 2) mapped by a 2x3 affine matrix."""
+    """Points mapped by an affine matrix.
+
+    Args:
+        warp (np.ndarray): the affine matrix, shape (2, 3).
+        points (np.ndarray): (x, y) coordinates, shape (N, 2).
+
+    Returns:
+        np.ndarray: the mapped points, shape (N, 2).
+    """
     return points @ warp[:, :2].T + warp[:, 2]
 
 
 def to_image(warp: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Patch coordinates (N, 2) back to image coordinates (the inverse of ``warp``)."""
+    """Patch coordinates back to image coordinates (the inverse of ``warp``).
+
+    Args:
+        warp (np.ndarray): the image->patch affine matrix, shape (2, 3).
+        points (np.ndarray): (x, y) in patch pixels, shape (N, 2).
+
+    Returns:
+        np.ndarray: (x, y) in image pixels, shape (N, 2).
+    """
     return apply_affine(cv2.invertAffineTransform(warp), points)

@@ -6,8 +6,10 @@ from .cephalometric import (
     LateralPhotoDataset,
     WebCeph2kDataset,
 )
+from .refiner_patches import SampleRefinerPatches
 from .transforms import ApplyRoiPrior, KeepFullImage, PickAnnotator
 
-__all__ = ['ApplyRoiPrior', 'KeepFullImage', 'PickAnnotator', 'CephalometricDataset',
+__all__ = ['ApplyRoiPrior', 'KeepFullImage', 'PickAnnotator', 'SampleRefinerPatches',
+           'CephalometricDataset',
            'ISBI2015Dataset', 'WebCeph2kDataset', 'LateralPhotoDataset', 'CLDetection2023Dataset',
            'AarizDataset']

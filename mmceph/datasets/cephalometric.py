@@ -106,23 +106,31 @@ class CephalometricDataset(BaseCocoStyleDataset):
         return data_info
 
 
-def _dataset(name: str, metainfo: dict, doc: str) -> type:
-    """A registered ``CephalometricDataset`` of one dataset: only its metainfo differs."""
-    cls = type(name, (CephalometricDataset,), dict(METAINFO=metainfo, __doc__=doc,
-                                                   __module__=__name__))
-    return DATASETS.register_module(module=cls)
+@DATASETS.register_module()
+class ISBI2015Dataset(CephalometricDataset):
+    """ISBI 2015 (19 landmarks, 0.1 mm/px); also the synthetic demo set."""
+    METAINFO = isbi2015.dataset_info
 
 
-ISBI2015Dataset = _dataset('ISBI2015Dataset', isbi2015.dataset_info,
-                           'ISBI 2015 (19 landmarks, 0.1 mm/px); also the synthetic demo set.')
-WebCeph2kDataset = _dataset('WebCeph2kDataset', webceph2k.dataset_info,
-                            'WebCeph2k (26 landmarks, per-image spacing, missing points as v=0).')
-LateralPhotoDataset = _dataset('LateralPhotoDataset', lateral_photo.dataset_info,
-                               'Lateral face photographs (19 points, 224 px, no spacing: '
-                               'metrics in pixels).')
-CLDetection2023Dataset = _dataset('CLDetection2023Dataset', cldetection2023.dataset_info,
-                                  'CL-Detection 2023 (38 landmarks, three centres, per-image '
-                                  'spacing).')
-AarizDataset = _dataset('AarizDataset', aariz.dataset_info,
-                        'Aariz (29 landmarks, seven devices; spacing only where the machine '
-                        'CSV gave it).')
+@DATASETS.register_module()
+class WebCeph2kDataset(CephalometricDataset):
+    """WebCeph2k (26 landmarks, per-image spacing, missing points as v=0)."""
+    METAINFO = webceph2k.dataset_info
+
+
+@DATASETS.register_module()
+class LateralPhotoDataset(CephalometricDataset):
+    """Lateral face photographs (19 points, 224 px, no spacing: metrics in pixels)."""
+    METAINFO = lateral_photo.dataset_info
+
+
+@DATASETS.register_module()
+class CLDetection2023Dataset(CephalometricDataset):
+    """CL-Detection 2023 (38 landmarks, three centres, per-image spacing)."""
+    METAINFO = cldetection2023.dataset_info
+
+
+@DATASETS.register_module()
+class AarizDataset(CephalometricDataset):
+    """Aariz (29 landmarks, seven devices; spacing only where the machine CSV gave it)."""
+    METAINFO = aariz.dataset_info

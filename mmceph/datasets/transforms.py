@@ -15,15 +15,15 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmpose.registry import TRANSFORMS
 
-from ..apis.image_io import read_image, to_uint8_bgr
 from ..formats.roi_prior import to_pixels_xyxy
+from ..imaging.image_io import read_image, to_uint8_bgr
 
 
 @TRANSFORMS.register_module()
 class LoadCephalogram(BaseTransform):
     """MMPose's ``LoadImage`` for radiographs: 8/16-bit, grey or colour, DICOM, EXIF
     orientation applied, truncated files refused, and every image mapped to uint8 BGR by
-    :func:`mmceph.apis.image_io.to_uint8_bgr` -- the same mapping in training, in
+    :func:`mmceph.imaging.image_io.to_uint8_bgr` -- the same mapping in training, in
     ``tools/infer.py`` and in ``MMPoseInferencer``, so an image stored as 16-bit gives the
     landmarks its 8-bit copy gives. An ``img`` array already in the results (an array
     handed to ``inference_topdown`` or ``MMPoseInferencer``) is mapped the same way.

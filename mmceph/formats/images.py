@@ -1,6 +1,6 @@
 """Image file extensions, listed once.
 
-The converters copy raster images only; inference (``mmceph/apis/image_io.py``) also
+The converters copy raster images only; inference (``mmceph/imaging/image_io.py``) also
 reads DICOM. Both take their list from here.
 """
 RASTER_EXTENSIONS = ('.bmp', '.png', '.jpg', '.jpeg', '.tif', '.tiff')

@@ -11,12 +11,14 @@ refused wherever a number is checked.
 import json
 import math
 
+from ..utils.errors import UserError
+
 __all__ = ['CocoFormatError', 'Checker', 'read_json', 'describe']
 
 FLOAT32_MAX = 3.4028234663852886e38
 
 
-class CocoFormatError(ValueError):
+class CocoFormatError(UserError):
     """A malformed annotation file. ``str(err)`` starts with the file and the JSON path."""
 
     def __init__(self, path, where, message):

@@ -1,9 +1,11 @@
-from .backbones import S2DHRNet, UNetPlusPlus
+"""Every model mmceph registers into MMPose's ``MODELS``, by kind (the training transform
+of the cascade, ``SampleRefinerPatches``, is registered from :mod:`mmceph.datasets`)."""
+from .backbones import EfficientNetLite0, S2DHRNet, UNetPlusPlus
 from .heads import DepthToSpaceHeatmapHead, PatchVotingHead, TwoStageRegressionHead
 from .losses import KeypointL1Loss
-from .necks import SemanticFusionNeck
-from .pose_estimators import LandmarkCascade, SampleRefinerPatches
+from .necks import FinestFPN, SemanticFusionNeck
+from .pose_estimators import CephalometricEstimator, LandmarkCascade
 
-__all__ = ['S2DHRNet', 'UNetPlusPlus', 'DepthToSpaceHeatmapHead', 'PatchVotingHead',
-           'TwoStageRegressionHead', 'KeypointL1Loss', 'SemanticFusionNeck',
-           'LandmarkCascade', 'SampleRefinerPatches']
+__all__ = ['EfficientNetLite0', 'S2DHRNet', 'UNetPlusPlus', 'DepthToSpaceHeatmapHead',
+           'PatchVotingHead', 'TwoStageRegressionHead', 'KeypointL1Loss', 'FinestFPN',
+           'SemanticFusionNeck', 'CephalometricEstimator', 'LandmarkCascade']

@@ -177,7 +177,7 @@ def create_app(store: ReviewStore, worker: Optional[PredictionWorker], user: str
         at once, it is lossless, and nothing of the size of the images piles up on disk."""
         import cv2
 
-        from ..apis.image_io import ImageReadError, read_image, to_uint8_bgr
+        from ..imaging.image_io import ImageReadError, read_image, to_uint8_bgr
         name = image_name(request)
         try:
             img = to_uint8_bgr(read_image(store.image_path(name)).pixels)
@@ -193,7 +193,7 @@ def create_app(store: ReviewStore, worker: Optional[PredictionWorker], user: str
         path = osp.join(store.work_dir, CACHE, 'thumbs', name + '.jpg')
         src = store.image_path(name)
         if not osp.isfile(path) or osp.getmtime(path) < osp.getmtime(src):
-            from ..apis.image_io import ImageReadError
+            from ..imaging.image_io import ImageReadError
             try:
                 img = _thumbnail_pixels(src)
             except ImageReadError as err:
@@ -321,7 +321,7 @@ def _thumbnail_pixels(path):
     import numpy as np
     from PIL import Image, ImageOps
 
-    from ..apis.image_io import read_image, to_uint8_bgr
+    from ..imaging.image_io import read_image, to_uint8_bgr
     try:
         with Image.open(path) as im:
             if im.format == 'JPEG' and im.mode in ('L', 'RGB'):

@@ -18,9 +18,9 @@ from typing import Optional
 import cv2
 import numpy as np
 
-from ..apis.image_io import read_image, to_uint8_bgr
 from ..clinical import MEASUREMENTS
 from ..formats.coco import coco_annotation, coco_category, coco_document, coco_image, validate_coco
+from ..imaging.image_io import read_image, to_uint8_bgr
 from ..utils.atomic import write_atomic
 from .store import ReviewStore, measurements
 
@@ -76,7 +76,7 @@ def report_image(store: ReviewStore, rec: dict) -> np.ndarray:
     """One page, BGR: the tracing and the measurement table, drawn by the same overlay as
     ``infer.py`` (one owner of the drawing), with who approved it in the banner."""
     from ..apis.overlay import draw_overlay
-    from ..apis.predictor_base import describe_landmarks
+    from ..predictor.base import describe_landmarks
     image = to_uint8_bgr(read_image(store.image_path(rec['image'])).pixels)
     names = [lm['name'] for lm in rec['landmarks']]
     pts = [lm['position'] for lm in rec['landmarks']]

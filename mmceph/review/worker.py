@@ -86,7 +86,7 @@ class PredictionWorker:
         self.store.set_names(self.predictor.names)
 
     def _run(self):
-        from ..apis.image_io import ImageReadError
+        from ..imaging.image_io import ImageReadError
         while True:
             self.wake.wait()
             with self.lock:

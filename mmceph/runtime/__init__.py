@@ -9,10 +9,11 @@ no torch, mmcv, mmengine or mmpose. A model folder comes from
     result, image, kpts = predictor.predict('ceph.bmp')   # as LandmarkPredictor.predict
 
 Every numerical step is the PyTorch pipeline's own code (:mod:`mmceph.core`: crop,
-decode, refiner patches, cascade rounds; :mod:`mmceph.apis.image_io`: reading and the
-intensity mapping; :mod:`mmceph.apis.quality`: the gate); only the networks run in ONNX
+decode, refiner patches, cascade rounds; :mod:`mmceph.imaging.image_io`: reading and the
+intensity mapping; :mod:`mmceph.predictor.quality`: the gate); only the networks run in ONNX
 Runtime. ``tests/test_runtime`` checks that the landmarks equal PyTorch's within 0.05 px.
 """
-from .onnx_predictor import EXPORT_META, OnnxLandmarkPredictor, load_export_meta
+from .export_format import EXPORT_META, load_export_meta
+from .onnx_predictor import OnnxLandmarkPredictor
 
 __all__ = ['OnnxLandmarkPredictor', 'EXPORT_META', 'load_export_meta']

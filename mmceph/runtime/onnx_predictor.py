@@ -1,61 +1,20 @@
 """``OnnxLandmarkPredictor``: an exported model folder, predicted with ONNX Runtime.
 
-The folder (written by ``tools/deployment/export_onnx.py``) holds ``global.onnx``, one
-``refiner{i}.onnx`` per cascade refiner and :data:`EXPORT_META` (JSON): input size,
-normalisation (mean, std, channel order), box padding, codec settings, the cascade's
-prediction settings, the ROI prior, the landmark names and the default pixel spacing.
+The folder (written by ``tools/deployment/export_onnx.py``) is described in
+:mod:`mmceph.runtime.export_format`.
 """
-import json
 import os.path as osp
-from typing import Optional, Tuple
+from typing import Optional
 
 import numpy as np
 
-from ..apis.predictor_base import PredictorBase, base_provenance
 from ..core.cascade import Refiner, refine_landmarks
 from ..core.heatmap_decode import CompensatedHeatmapDecoder
+from ..core.site_offsets import add_site_offsets
 from ..core.warp import crop, crop_to_image, topdown_box
-from ..utils.cli import UsageError
+from ..predictor.base import PredictorBase, base_provenance
 from ..utils.digest import file_sha256
-
-EXPORT_META = 'mmceph_export.json'
-FORMAT_VERSION = 1
-
-
-def load_export_meta(folder: str) -> dict:
-    path = osp.join(folder, EXPORT_META)
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{folder}: not an exported mmceph model (no {EXPORT_META}; '
-                                'write one with tools/deployment/export_onnx.py)')
-    with open(path) as f:
-        meta = json.load(f)
-    if meta.get('format_version') != FORMAT_VERSION:
-        raise ValueError(f'{path}: format_version {meta.get("format_version")!r}, this mmceph '
-                         f'reads {FORMAT_VERSION}')
-    return meta
-
-
-class ExportIntegrityError(UsageError):
-    """An exported model file truncated or altered since the export (a tool's one-line
-    error: it is bad input, not a bug)."""
-
-
-def checked_model_file(folder: str, meta: dict, name: str) -> Tuple[str, str]:
-    """The path of ``name`` in ``folder`` and its SHA-256 (read once: the provenance
-    records it too), after checking the digest the export recorded
-    (``files_sha256``): a damaged file is refused in one line naming it, before ONNX
-    Runtime reads it (which would fail deep inside, or load a different network)."""
-    path = osp.join(folder, name)
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{path}: missing from the exported model folder '
-                                '(export it again with tools/deployment/export_onnx.py)')
-    want = (meta.get('files_sha256') or {}).get(name)
-    digest = file_sha256(path)
-    if want is not None and digest != want:
-        raise ExportIntegrityError(
-            f'{path}: SHA-256 differs from the one recorded at export in {EXPORT_META} '
-            '(truncated or altered; export it again with tools/deployment/export_onnx.py)')
-    return path, digest
+from .export_format import EXPORT_META, ExportIntegrityError, checked_model_file, load_export_meta
 
 
 class Normaliser:
@@ -174,11 +133,11 @@ class OnnxLandmarkPredictor(PredictorBase):
                                             c['test_scales'], c['test_reduce'], c['max_shift'],
                                             c.get('refine_only'))
         kpts = np.asarray(kpts, np.float32)
-        if len(self.site_offsets):     # CephalometricEstimator.apply_site_offsets: once, last
-            kpts = kpts + self.site_offsets * scale
+        if len(self.site_offsets):     # as CephalometricEstimator.predict: once, last
+            kpts = add_site_offsets(kpts, self.site_offsets, scale)
         return kpts, np.asarray(scores, np.float32)
 
     def _landmarks(self, pixels, bbox):
-        from ..apis.image_io import to_uint8_bgr  # LoadCephalogram's mapping
+        from ..imaging.image_io import to_uint8_bgr  # LoadCephalogram's mapping
         kpts, scores = self.predict_image(to_uint8_bgr(pixels), np.asarray(bbox).reshape(-1))
         return kpts.astype(float), np.clip(np.nan_to_num(scores.astype(float)), 0.0, 1.0)

@@ -10,6 +10,8 @@ import sys
 import warnings
 from typing import Callable, Optional, Sequence
 
+from .errors import UserError
+
 USAGE_ERROR = 2
 # MMEngine and openmim import pkg_resources, whose deprecation notice (a UserWarning since
 # setuptools 80.9) reads like a failure on every run; it is theirs to fix, not the user's.
@@ -17,19 +19,14 @@ USAGE_ERROR = 2
 warnings.filterwarnings('ignore', message='pkg_resources is deprecated', category=UserWarning)
 
 
-class UsageError(ValueError):
+class UsageError(UserError):
     """A mistake in what the user asked for (arguments, paths); the message says what."""
 
 
-def _ordinary():
-    try:
-        from ..apis.checkpoint import CheckpointError
-    except ImportError:        # the torch-free runtime (infer.py on an exported folder)
-        CheckpointError = UsageError
-    from ..apis.image_io import ImageReadError
-    from ..formats.coco import CocoFormatError
-    return (UsageError, CheckpointError, ImageReadError, CocoFormatError, FileNotFoundError,
-            NotADirectoryError, IsADirectoryError, PermissionError, SyntaxError)
+# the user's mistakes: mmceph's own (UserError: usage, checkpoint, image, annotation,
+# predictions dump, export integrity, adaptation set) and the file-system ones
+ORDINARY = (UserError, FileNotFoundError, NotADirectoryError, IsADirectoryError,
+            PermissionError, SyntaxError)
 
 
 def _message(err: BaseException) -> str:
@@ -41,6 +38,15 @@ def _message(err: BaseException) -> str:
     # MMEngine's registry prefixes "class `X` in path/to/module.py: " to build errors
     text = re.sub(r"^(class `[^`]+` in [^:]+: )+", '', text.strip())
     return text.splitlines()[0] if text else type(err).__name__
+
+
+def named_pairs(parser, values: Sequence[str], what: str, exists: Callable[[str], bool]):
+    """[(NAME, PATH)] from NAME=PATH arguments; a parser error unless PATH ``exists``."""
+    pairs = [v.partition('=') for v in values]
+    for value, (name, sep, path) in zip(values, pairs):
+        if not (name and sep and exists(path)):
+            parser.error(f'{value!r}: expected {what}')
+    return [(name, path) for name, _, path in pairs]
 
 
 def is_registry_miss(err: BaseException) -> bool:
@@ -55,7 +61,7 @@ def guarded_main(main: Callable[[Optional[Sequence[str]]], Optional[int]],
     try:
         return main(argv) or 0
     except Exception as err:  # blind except: filtered just below
-        if '--debug' in args or not (isinstance(err, _ordinary()) or is_registry_miss(err)):
+        if '--debug' in args or not (isinstance(err, ORDINARY) or is_registry_miss(err)):
             raise
         print(f'error: {_message(err).strip(chr(34) + chr(39))} '
               '(run with --debug for the traceback)', file=sys.stderr)

@@ -40,10 +40,10 @@ def test_measurements_apply_by_names_not_by_count():
     """The photographs' 19 facial points with a spacing: no ISBI measurement, no overlay
     lines. CL-Detection's 38 (ISBI's 19 first): the measurements of those 19, and a flag
     withholds exactly the measurements that use the flagged landmark."""
-    from mmceph.apis.predictor_base import PredictorBase
     from mmceph.clinical import MEASUREMENT_LINES
     from mmceph.metainfo.cldetection2023 import KEYPOINTS as CL
     from mmceph.metainfo.lateral_photo import KEYPOINTS as PHOTO
+    from mmceph.predictor.base import PredictorBase
     kpts = MEAN_SHAPE * [1935, 2400]
     photo = describe_landmarks(PHOTO, kpts, np.ones(19), (0.5, 0.5))
     assert 'x_mm' in photo['landmarks'][0]

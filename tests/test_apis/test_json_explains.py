@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from data_converters.synthetic import MEAN_SHAPE
-from mmceph.apis.predictor_base import SCHEMA_VERSION, describe_landmarks
 from mmceph.clinical import DESCRIPTIONS, MEASUREMENTS, analyse, measure, normal_range
 from mmceph.metainfo.isbi2015 import KEYPOINTS
+from mmceph.predictor.base import SCHEMA_VERSION, describe_landmarks
 
 REQUIRED = {'value', 'unit', 'class', 'meaning', 'normal_range', 'full_name', 'definition',
             'about', 'landmarks', 'spacing_dependence'}
@@ -143,7 +143,8 @@ def test_onnx_provenance_hashes_every_file_the_predictor_loads(tmp_path):
     and by the checkpoint digest its metadata recorded at export."""
     import onnxruntime
 
-    from mmceph.runtime.onnx_predictor import EXPORT_META, _provenance, checked_model_file
+    from mmceph.runtime.export_format import EXPORT_META, checked_model_file
+    from mmceph.runtime.onnx_predictor import _provenance
     meta = dict(source=dict(config='a.py', checkpoint='b.pth', checkpoint_sha256='c' * 64),
                 **{'global': dict(file='global.onnx')},
                 cascade=dict(refiners=[dict(file='refiner0.onnx')]))

@@ -15,8 +15,8 @@ from mmceph.apis.overlay import (
     label_boxes,
     label_texts,
 )
-from mmceph.apis.predictor_base import describe_landmarks
 from mmceph.metainfo.isbi2015 import KEYPOINTS
+from mmceph.predictor.base import describe_landmarks
 
 W, H = 1935, 2400
 

@@ -3,7 +3,7 @@ radiographs) and every limit of :func:`assess` just above and just below."""
 import numpy as np
 import pytest
 
-from mmceph.apis.quality import BLANK_STD, assess, check_image, orientation_reasons
+from mmceph.predictor.quality import BLANK_STD, assess, check_image, orientation_reasons
 
 
 def test_blank_full_size_image_is_refused_and_a_radiograph_like_one_is_not():

@@ -134,16 +134,6 @@ def _cap_memory(extra_mb):
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
-def _load_image_io():
-    """mmceph/apis/image_io.py without importing mmceph (which imports MMPose)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'mmceph_image_io', osp.join(REPO, 'mmceph', 'apis', 'image_io.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def worker_main():
     """The worker's loop: one JSON request per stdin line, one JSON answer per line."""
     extra_mb = int(sys.argv[1])
@@ -157,7 +147,7 @@ def worker_main():
     from data_converters.__main__ import build_parser
     from data_converters.errors import ConversionError
     from data_converters.images import image_size
-    image_io = _load_image_io()
+    from mmceph.imaging import image_io
     _cap_memory(extra_mb)
     answers.write(json.dumps(dict(status='ready')) + '\n')
     answers.flush()

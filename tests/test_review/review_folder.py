@@ -9,8 +9,8 @@ import re
 import numpy as np
 from PIL import Image
 
-from mmceph.apis.predictor_base import describe_landmarks
 from mmceph.metainfo.isbi2015 import KEYPOINTS
+from mmceph.predictor.base import describe_landmarks
 
 W, H = 200, 240
 SPACING = (0.1, 0.1)

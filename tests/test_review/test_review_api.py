@@ -1,7 +1,6 @@
 """The review app's records and HTTP API, in process (Starlette's TestClient), without a
 model: predictions are written in infer.py's schema (review_folder.py)."""
 import hashlib
-import importlib
 import json
 import os
 import os.path as osp
@@ -260,7 +259,7 @@ def test_jpeg_thumbnails_match_the_readers_image_turned_by_exif(folder):
     import cv2
     from PIL import Image
 
-    from mmceph.apis.image_io import read_image
+    from mmceph.imaging.image_io import read_image
     images, work = folder
     y, x = np.mgrid[0:800, 0:1200]
     stored = np.stack([x * 0.2, y * 0.3, (x + y) * 0.12], -1).astype(np.uint8)  # smooth
@@ -332,8 +331,6 @@ def test_a_kill_during_saves_leaves_a_complete_record(folder):
     complete save (valid JSON whose positions match its version)."""
     images, work = folder
     code = f'''
-import sys
-sys.path.insert(0, {osp.dirname(osp.abspath(__file__))!r})
 from mmceph.review.store import ReviewStore
 from review_folder import SHAPE
 s = ReviewStore({images!r}, {work!r})
@@ -345,7 +342,8 @@ while True:
     s.update('a_ok.png', v, pts, 'x')
     v += 1
 '''
-    env = dict(os.environ, PYTHONPATH=os.getcwd())
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(),
+                                                       osp.dirname(osp.abspath(__file__))]))
     for delay in (0.3, 0.7, 1.1):
         p = subprocess.Popen([sys.executable, '-c', code], stdout=subprocess.PIPE, env=env)
         assert p.stdout.readline().strip() == b'ready'
@@ -391,10 +389,9 @@ def test_adaptation_needs_three_approved_images_and_repredict_an_adapted_model(f
 
 def test_a_dicom_is_shown_with_the_models_intensity_mapping(folder):
     """A 12-bit DICOM (max 4095) is shown scaled from 12 bits to 0..255, computed here by
-    hand, as the model sees it (mmceph.apis.image_io's one mapping)."""
+    hand, as the model sees it (mmceph.imaging.image_io's one mapping)."""
     import cv2
-    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-    write_dicom = importlib.import_module('dicom_files').write_dicom
+    from dicom_files import write_dicom
     images, _ = folder
     pixels = (np.arange(60 * 50).reshape(60, 50) * 37 % 4096).astype(np.uint16)
     pixels[0, 0] = 4095

@@ -9,7 +9,6 @@ validates, tools/adapt.py accepts it, one-page PDF reports) -> adapt from the pa
 minimum of 3 approved images; before/after on the page) -> re-predict the rest with the
 adapted checkpoint. Slow (the session's demo model, then ~1-2 min): run this file alone.
 """
-import importlib
 import json
 import os
 import os.path as osp
@@ -382,11 +381,10 @@ def test_an_exported_onnx_folder_predicts_the_worklist(model, tmp_path):
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmpose.registry import MODELS
+    from runtime_fixtures import cascade_config  # exportable
 
     from mmceph.review.store import ReviewStore
     from mmceph.review.worker import PredictionWorker
-    sys.path.insert(0, osp.join(REPO, 'tests', 'test_runtime'))
-    cascade_config = importlib.import_module('test_onnx_runtime').cascade_config  # exportable
     data, work, _ = model
     cfg_path = cascade_config(tmp_path)
     init_default_scope('mmpose')

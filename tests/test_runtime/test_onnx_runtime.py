@@ -13,8 +13,6 @@ refiner (ImageNet EfficientNet-Lite0 + FinestFPN, untrained head) and is checked
 image: with the refiner patches rounded to uint8 (before issue 28) its landmarks differed by
 2.9 px, with the BGR->RGB conversion dropped by 63 px; exactly sampled, by 0.001 px.
 """
-import copy
-import glob
 import json
 import os
 import os.path as osp
@@ -25,66 +23,10 @@ import venv
 import numpy as np
 import pytest
 from conftest import cached_build, skip_unless_required, source_key
+from runtime_fixtures import REFINE_ONLY, RUNTIME_PACKAGES, cascade_config, config_path
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOLERANCE_PX = 0.05
-
-
-def opencv_here():
-    """The OpenCV wheel version this environment imports. The clinic's venv gets the same
-    OpenCV (headless): resampling and blurring differ between OpenCV releases (4.11 vs 5.0
-    moved a landmark of the demo cascade by 0.07 px), and the runtime's promise is equality
-    with the PyTorch path given the same libraries."""
-    import importlib.metadata as md
-
-    import cv2
-    for dist in ('opencv-python', 'opencv-python-headless', 'opencv-contrib-python'):
-        try:
-            version = md.version(dist)
-        except md.PackageNotFoundError:
-            continue
-        if version.startswith(cv2.__version__ + '.'):
-            return version
-    return '4.11.0.86'
-
-
-# what the clinic's venv gets (+ tqdm, the progress bar of tools/infer.py)
-RUNTIME_PACKAGES = ('onnxruntime==1.32.0', 'numpy==2.3.5',
-                    f'opencv-python-headless=={opencv_here()}', 'pillow==11.2.1',
-                    'tqdm==4.67.1')
-
-
-def config_path(pattern):
-    found = sorted(glob.glob(osp.join(REPO, 'configs', pattern)))
-    assert found, pattern
-    return found[0]
-
-
-REFINE_ONLY = [0, 5, 11, 12, 13, 14, 15, 16, 17, 18]
-
-
-def cascade_config(tmp):
-    """The demo config with a LandmarkCascade model (demo global model + tiny refiner)."""
-    from mmengine.config import Config
-    cfg = Config.fromfile(config_path('synthetic/*.py'))
-    meta_keys = Config.fromfile(config_path('isbi2015/*cascade_*.py')).meta_keys
-    glob_codec = dict(type='CompensatedHeatmap', input_size=cfg.codec['input_size'],
-                      heatmap_size=cfg.codec['heatmap_size'], sigma=2.0)
-    model = copy.deepcopy(cfg.model.to_dict())
-    model['head']['decoder'] = glob_codec
-    refiner = {k: copy.deepcopy(model[k]) for k in ('type', 'backbone', 'neck', 'head')}
-    # the same fully convolutional network on 64x64 patches: 7.5x cheaper than 160x192
-    refiner['head']['decoder'] = dict(type='CompensatedHeatmap', input_size=(64, 64),
-                                      heatmap_size=(16, 16), sigma=2.0)
-    cfg.model = dict(model, type='LandmarkCascade', refiner=refiner, patch_fraction=0.6,
-                     refine_steps=2, test_shifts=[(0, 0), (0.05, -0.05)],
-                     refine_only=REFINE_ONLY)   # the runtime must refine the same subset
-    pipeline = cfg.test_dataloader.dataset.pipeline
-    pipeline.insert(1, dict(type='KeepFullImage'))
-    pipeline[-1] = dict(type='PackPoseInputs', meta_keys=meta_keys)
-    path = str(tmp / 'cascade.py')
-    cfg.dump(path)
-    return path
 
 
 @pytest.fixture(scope='module')
@@ -136,8 +78,7 @@ def test_export_folder_says_what_the_runtime_needs(exported):
 
 
 def test_onnx_landmarks_equal_pytorch_within_tolerance(exported):
-    sys.path.insert(0, osp.join(REPO, 'tools', 'deployment'))
-    from onnx_parity import compare, summary
+    from mmceph.apis.onnx_parity import compare, summary
     cfg, ckpt, out, images = exported
     s = summary(compare(cfg, ckpt, str(out), images, threads=1))
     print(f'parity on {s["images"]} synthetic test images: max {s["max_px"]:.2e} px, '
@@ -200,10 +141,9 @@ def lite0_exported(demo_model, tmp_path_factory):
     assert missing and all(k.startswith('refiner.') for k in missing)
     ckpt = str(tmp / 'cascade_lite0.pth')
     torch.save(dict(state_dict=model.state_dict(), meta=demo['meta']), ckpt)
-    sys.path.insert(0, osp.join(REPO, 'tools', 'deployment'))
-    from export_onnx import main as export
+    from mmceph.apis.onnx_export import export_onnx
     out = tmp / 'exported'
-    assert export([cfg_path, ckpt, str(out)]) == 0
+    assert export_onnx(cfg_path, ckpt, str(out)) == 1           # one refiner
     with open(data / 'annotations' / 'test.json') as f:
         grey = str(data / json.load(f)['images'][0]['file_name'])
     return cfg_path, ckpt, out, colour_cephalogram(grey, str(tmp / 'colour.png'))
@@ -213,8 +153,7 @@ def test_lite0_refiner_cascade_on_a_colour_image_passes_the_parity_tool(lite0_ex
     """onnx_parity.py on the tiny Lite0 cascade: within 0.05 px on a colour image, and its
     last line says PASS, where the worst landmark was and the tolerance; a tolerance below
     the measured difference makes it say FAIL and exit 1."""
-    sys.path.insert(0, osp.join(REPO, 'tools', 'deployment'))
-    from onnx_parity import main as parity
+    from run_tool import run_tool
     cfg, ckpt, out, colour = lite0_exported
     meta = json.loads((out / 'mmceph_export.json').read_text())
     assert meta['cascade']['refiners'][0]['patch_size'] == [64, 64]
@@ -223,7 +162,8 @@ def test_lite0_refiner_cascade_on_a_colour_image_passes_the_parity_tool(lite0_ex
     b, g, r = cv2.split(cv2.imread(colour))
     assert (b != r).mean() > 0.5 and (b != g).mean() > 0.5       # a colour image indeed
     report = out.parent / 'parity.json'
-    assert parity([cfg, ckpt, str(out), colour, '--threads', '1', '--json', str(report)]) == 0
+    assert run_tool('tools/deployment/onnx_parity.py',
+                    [cfg, ckpt, out, colour, '--threads', '1', '--json', report]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     s = json.loads(report.read_text())['summary']
     print(f'Lite0 refiner cascade, colour image: max {s["max_px"]:.2e} px')
@@ -234,7 +174,8 @@ def test_lite0_refiner_cascade_on_a_colour_image_passes_the_parity_tool(lite0_ex
                     f"{row['worst_landmark']} {names[row['worst_landmark'] - 1]}) <= tolerance "
                     f"0.05 px over 1 images")
     below = f"{s['max_px'] / 2:.3g}"
-    assert parity([cfg, ckpt, str(out), colour, '--threads', '1', '--tolerance', below]) == 1
+    assert run_tool('tools/deployment/onnx_parity.py',
+                    [cfg, ckpt, out, colour, '--threads', '1', '--tolerance', below]) == 1
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith('FAIL: max ') and last.endswith(f'> tolerance {below} px over 1 images')
 
@@ -340,9 +281,10 @@ def test_runtime_predicts_in_a_venv_without_torch(exported, tmp_path):
         'result, image, kpts = p.predict(sys.argv[2])\n'
         'heavy = sorted(m for m in ("torch", "mmcv", "mmengine", "mmpose") if m in sys.modules)\n'
         'print(json.dumps(dict(result=result, heavy=heavy)))\n')
-    proc = subprocess.run([python, '-I', '-c', f'import sys; sys.path.insert(0, {REPO!r})\n'
-                           + script, str(out), images[0]], capture_output=True, text=True,
-                          timeout=300, env=dict(os.environ, OMP_NUM_THREADS='1'))
+    # -E -s: no PYTHONPATH, no user site; mmceph's source from the working folder (REPO)
+    proc = subprocess.run([python, '-E', '-s', '-c', script, str(out), images[0]], cwd=REPO,
+                          capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, OMP_NUM_THREADS='1'))
     assert proc.returncode == 0, proc.stderr[-3000:]
     found = json.loads(proc.stdout.strip().splitlines()[-1])
     assert found['heavy'] == []

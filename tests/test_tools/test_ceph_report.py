@@ -1,6 +1,5 @@
 """tools/analysis_tools/ceph_report.py on small hand-made prediction dumps."""
 import csv
-import importlib.util
 import json
 import math
 import os.path as osp
@@ -10,7 +9,10 @@ import sys
 
 import numpy as np
 import pytest
+from run_tool import run_tool
 
+from mmceph.evaluation import report
+from mmceph.formats.predictions import error_matrix
 from mmceph.metainfo.cldetection2023 import KEYPOINTS as CL_KEYPOINTS
 from mmceph.metainfo.isbi2015 import KEYPOINTS as ISBI_KEYPOINTS
 from mmceph.metainfo.lateral_photo import KEYPOINTS as PHOTO_KEYPOINTS
@@ -21,14 +23,9 @@ OUTPUTS = ('per_landmark.md', 'per_landmark.csv', 'error_boxplot.png', 'sdr_curv
            'worst_cases.csv')
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location('ceph_report', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-report = load_tool()
+def cli(argv):
+    """The tool's command line, in this process; its exit status."""
+    return run_tool('tools/analysis_tools/ceph_report.py', argv)
 
 
 def write(path, obj):
@@ -78,7 +75,7 @@ def read_csv(path):
 
 def test_tiny_case_numbers_by_hand(tmp_path, capsys):
     out = tmp_path / 'out'
-    assert report.main([write(tmp_path / 'p.json', tiny_dump()), '--out-dir', str(out)]) == 0
+    assert cli([write(tmp_path / 'p.json', tiny_dump()), '--out-dir', str(out)]) == 0
     for name in OUTPUTS:
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
     assert not (out / 'clinical.md').exists()          # 2 landmarks: not ISBI
@@ -109,7 +106,7 @@ def test_tiny_case_numbers_by_hand(tmp_path, capsys):
 def test_missing_gt_is_excluded_even_with_an_error_value():
     dump = tiny_dump()
     dump['images'][2]['error'][0] = 0.0      # gt null but a stray 0.0 error
-    errors = report.error_matrix(dump)
+    errors = error_matrix(dump)
     assert np.isnan(errors[2, 0])
     stats = report.landmark_table(errors, ['a', 'b'], [1.0])[0][1]
     assert stats['n'] == 2 and stats['MRE'] == pytest.approx(1.0)
@@ -125,7 +122,7 @@ def test_stats_helpers():
 
 def test_isbi_dump_full_report(tmp_path):
     out = tmp_path / 'report'
-    assert report.main([write(tmp_path / 'p.json', isbi_dump()), '--out-dir', str(out)]) == 0
+    assert cli([write(tmp_path / 'p.json', isbi_dump()), '--out-dir', str(out)]) == 0
     for name in OUTPUTS + ('clinical.md',):
         assert (out / name).is_file(), name
     for png in ('error_boxplot.png', 'sdr_curve.png'):
@@ -165,7 +162,7 @@ def test_clinical_applies_by_names_not_by_count(tmp_path):
     photo['keypoint_names'] = list(PHOTO_KEYPOINTS)
     summary, reason = report.clinical_summary(photo)
     assert summary is None and 'do not include the 19 ISBI ones' in reason
-    assert report.main([write(tmp_path / 'photo.json', photo), '--out-dir',
+    assert cli([write(tmp_path / 'photo.json', photo), '--out-dir',
                         str(tmp_path / 'photo')]) == 0
     assert not (tmp_path / 'photo' / 'clinical.md').exists()
     isbi = isbi_dump()
@@ -188,10 +185,9 @@ def test_clinical_applies_by_names_not_by_count(tmp_path):
 def test_pixel_spacing_option_has_the_common_bounds(tmp_path, capsys):
     dump = write(tmp_path / 'p.json', isbi_dump())
     for value in ('0.009', '5.01'):
-        with pytest.raises(SystemExit):
-            report.main([dump, '--out-dir', str(tmp_path / 'r'), '--pixel-spacing', value])
+        assert cli([dump, '--out-dir', str(tmp_path / 'r'), '--pixel-spacing', value]) == 2
         assert 'between 0.01 and 5' in capsys.readouterr().err
-    assert report.main([dump, '--out-dir', str(tmp_path / 'r'), '--pixel-spacing', '5']) == 0
+    assert cli([dump, '--out-dir', str(tmp_path / 'r'), '--pixel-spacing', '5']) == 0
 
 
 def test_clinical_needs_spacing(tmp_path):
@@ -225,7 +221,7 @@ def test_subprocess_run(tmp_path):
 def test_bad_json_exits_2_naming_the_file(tmp_path, capsys, content, match):
     path = tmp_path / 'broken.json'
     path.write_text(content)
-    assert report.main([str(path), '--out-dir', str(tmp_path / 'o')]) == 2
+    assert cli([str(path), '--out-dir', str(tmp_path / 'o')]) == 2
     err = capsys.readouterr().err
     assert str(path) in err
     assert re.search(match, err)
@@ -234,13 +230,11 @@ def test_bad_json_exits_2_naming_the_file(tmp_path, capsys, content, match):
 
 def test_missing_file_exits_2(tmp_path, capsys):
     missing = str(tmp_path / 'nope.json')
-    assert report.main([missing, '--out-dir', str(tmp_path / 'o')]) == 2
+    assert cli([missing, '--out-dir', str(tmp_path / 'o')]) == 2
     assert missing in capsys.readouterr().err
 
 
 def test_help_explains(capsys):
-    with pytest.raises(SystemExit) as exc:
-        report.main(['--help'])
-    assert exc.value.code == 0
+    assert cli(['--help']) == 0
     text = capsys.readouterr().out
     assert '--out-dir' in text and 'predictions' in text

@@ -1,4 +1,5 @@
-"""compare_methods.py: training time from MMEngine logs, and its argument checks."""
+"""compare_methods.py and pick_refined_landmarks.py: training time from MMEngine logs,
+rescoring against another reference, the refined subsets, and the argument checks."""
 import os.path as osp
 import subprocess
 import sys
@@ -6,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
+from mmceph.engine.run_logs import training_time
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(REPO, 'tools', 'analysis_tools'))
-from compare_methods import training_time  # noqa: E402
 
 
 def write_log(path, stamps):
@@ -53,9 +54,8 @@ def test_rescore_against_another_reference(tmp_path):
     """The same predictions scored against another annotation of the same images."""
     import json
 
-    from compare_methods import rescore
-
     from data_converters.coco import ImageRecord, to_coco
+    from mmceph.evaluation.rescore import rescore
     names = [f'p{i}' for i in range(3)]
     gt = np.array([[10.0, 10.0], [20.0, 20.0], [30.0, 30.0]])
     doc = to_coco([ImageRecord('RawImage/Test1Data/151.jpg', 100, 100, gt, (0.1, 0.1), 'x')],
@@ -71,7 +71,7 @@ def test_rescore_against_another_reference(tmp_path):
 
 
 def test_refined_subsets_follow_the_gain_and_respect_the_budget():
-    from pick_refined_landmarks import subsets_by_gain
+    from mmceph.evaluation.refine_subset import subsets_by_gain
     coarse = np.array([[2.0, 1.0, 3.0, 1.0], [2.0, 1.0, 5.0, np.nan]])
     refined = np.array([[1.0, 1.5, 1.0, 0.5], [1.0, 1.5, 1.0, np.nan]])
     # gains: 1.0, -0.5, 3.0, 0.5 -> order 2, 0, 3, 1

@@ -84,11 +84,7 @@ def test_the_runtime_extra_pins_requirements_and_the_parity_venv(tmp_path):
     assert extras['export'] == [pins['onnx'], pins['onnxruntime']]
     assert all('==' in p for p in extras['runtime'])          # pinned, not ranges
     # the parity test's runtime-only venv installs the same versions
-    sys.path.insert(0, osp.join(REPO, 'tests', 'test_runtime'))
-    try:
-        from test_onnx_runtime import RUNTIME_PACKAGES
-    finally:
-        sys.path.pop(0)
+    from runtime_fixtures import RUNTIME_PACKAGES
     assert sorted(RUNTIME_PACKAGES) == sorted(extras['runtime'])
     # and both OpenCV wheels are pinned to one version (they overwrite each other's cv2)
     assert pins['opencv-python'].split('==')[1] == pins['opencv-python-headless'].split('==')[1]

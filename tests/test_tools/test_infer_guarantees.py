@@ -97,16 +97,6 @@ def test_out_dir_inside_the_input_folder_with_recursive(model, tmp_path):
 
 
 # ------------------------------------------------------ 2. fail before the model loads
-def load_infer_tool():
-    """tools/infer.py as a module, to call its main() in-process (seconds, not a
-    subprocess start with torch and MMPose imports per case)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('mmceph_infer_tool', INFER)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture
 def refusal_inputs(tmp_path):
     """A readable image and a file that passes the cheap checkpoint checks (a torch zip
@@ -153,12 +143,12 @@ def refusal_case(case, tmp_path, image, ckpt):
 
 @pytest.mark.parametrize('case', REFUSALS)
 def test_refused_before_the_model_loads(refusal_inputs, tmp_path, capsys, case):
-    """In-process: main() refuses with exit status 2 and one line naming the culprit,
-    and never reaches the output folder (created only after every check, just before
+    """In-process: the tool's command line refuses with exit status 2 and one line naming
+    the culprit, and never reaches the output folder (created only after every check, just before
     the model is built)."""
-    from mmceph.utils.cli import guarded_main
+    from run_tool import run_tool
     argv, out, culprit = refusal_case(case, tmp_path, *refusal_inputs)
-    assert guarded_main(load_infer_tool().main, argv) == 2
+    assert run_tool('tools/infer.py', argv) == 2
     err = capsys.readouterr().err
     assert err.count('\n') == 1 and err.startswith('error: ') and culprit in err, err
     assert not out.exists() or case == 'out-dir under a file'
@@ -180,19 +170,19 @@ def test_own_output_folder_is_never_an_input(tmp_path):
     """An image file that is not named like an output (so the output-name filter cannot
     hide it) inside --out-dir under the input folder: only the out-dir exclusion keeps
     it out of a recursive listing."""
-    tool = load_infer_tool()
+    from mmceph.apis.batch_inference import list_inputs
     grey = np.full((200, 160), 128, np.uint8)
     for rel in ('a.png', 'sub/b.png', 'out/stray.png', 'out/deeper/c.png'):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(tmp_path / rel), grey)
-    found = tool.list_inputs(str(tmp_path), True, str(tmp_path / 'out'))
+    found = list_inputs(str(tmp_path), True, str(tmp_path / 'out'))
     assert [rel for _, rel in found] == ['a.png', osp.join('sub', 'b.png')]
     # reached through a symbolic link, the out-dir is still recognised
     os.symlink(tmp_path / 'out', tmp_path / 'link')
-    found = tool.list_inputs(str(tmp_path), True, str(tmp_path / 'link'))
+    found = list_inputs(str(tmp_path), True, str(tmp_path / 'link'))
     assert [rel for _, rel in found] == ['a.png', osp.join('sub', 'b.png')]
     # without --recursive no sub-folder is read; the out-dir equal to the input is fine
-    found = tool.list_inputs(str(tmp_path), False, str(tmp_path))
+    found = list_inputs(str(tmp_path), False, str(tmp_path))
     assert [rel for _, rel in found] == ['a.png']
 
 
@@ -259,7 +249,7 @@ def test_garbage_checkpoint_is_one_line(model, tmp_path):
 
 # ---------------------------------------------------------------------------- 4. images
 def test_truncated_jpeg_is_refused_not_half_decoded(model, tmp_path):
-    from mmceph.apis.image_io import ImageReadError, read_image
+    from mmceph.imaging.image_io import ImageReadError, read_image
     grey = cv2.imread(str(model['image']), cv2.IMREAD_GRAYSCALE)
     data = cv2.imencode('.jpg', grey)[1].tobytes()
     path = tmp_path / 'cut.jpg'
@@ -270,7 +260,7 @@ def test_truncated_jpeg_is_refused_not_half_decoded(model, tmp_path):
 
 
 def test_exif_orientation_is_applied_and_stated(model, tmp_path, predictor):
-    from mmceph.apis.image_io import read_image
+    from mmceph.imaging.image_io import read_image
     grey = cv2.imread(str(model['image']), cv2.IMREAD_GRAYSCALE)
     upright = Image.fromarray(grey)
     stored = upright.transpose(Image.Transpose.ROTATE_90)      # stored turned left ...
@@ -297,7 +287,7 @@ def test_too_small_image_is_rejected(predictor, model, tmp_path):
 
 
 def test_pixel_limit_is_checked_before_decoding(tmp_path):
-    from mmceph.apis.image_io import ImageReadError, read_image
+    from mmceph.imaging.image_io import ImageReadError, read_image
     big = np.zeros((2000, 3000), np.uint8)
     data = cv2.imencode('.png', big)[1].tobytes()
     (tmp_path / 'bomb.png').write_bytes(data[:200])      # header only: no pixels to decode
@@ -406,8 +396,8 @@ def test_the_real_image_passes(predictor, model):
 def test_gate_flags_landmarks_and_withholds_their_measurements():
     from data_converters.synthetic import MEAN_SHAPE
     from mmceph.apis.inference import describe_landmarks
-    from mmceph.apis.quality import LOW_CONFIDENCE, assess
     from mmceph.metainfo.isbi2015 import KEYPOINTS
+    from mmceph.predictor.quality import LOW_CONFIDENCE, assess
     kpts = MEAN_SHAPE * [1935, 2400]
     scores = np.full(19, 0.9)
     scores[10] = LOW_CONFIDENCE / 2                      # lower incisal incision: MW

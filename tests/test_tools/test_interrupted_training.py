@@ -138,8 +138,7 @@ def test_atomic_put_keeps_the_old_file_when_the_write_fails(tmp_path):
 def test_resume_falls_back_when_last_checkpoint_names_a_deleted_file(tmp_path, capsys):
     """MMEngine deletes epoch N-1 before it writes epoch N: a job stopped in between
     leaves last_checkpoint naming a file that is gone; --resume takes the newest left."""
-    sys.path.insert(0, osp.join(REPO, 'tools'))
-    from train import resumable_checkpoint
+    from mmceph.engine.resume import resumable_checkpoint
     (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'epoch_2.pth'))
     assert resumable_checkpoint(str(tmp_path)) is None              # nothing left at all
     old, new = tmp_path / 'best_MRE_epoch_1.pth', tmp_path / 'best_MRE.pth'

@@ -108,7 +108,8 @@ def draws(n, k, repeats, seed):
 
 
 def offset_rows(pred, scale, ref, ks, repeats, seed):
-    from mmceph.apis.adaptation import apply_offsets, estimate_offsets
+    from mmceph.apis.adaptation import estimate_offsets
+    from mmceph.core.site_offsets import add_site_offsets
     gt, vis, spacing, _ = ref
     n = len(pred)
     rows = {}
@@ -118,11 +119,12 @@ def offset_rows(pred, scale, ref, ks, repeats, seed):
             rest = np.setdiff1d(np.arange(n), idx)
             off = estimate_offsets(pred[idx], gt[idx], vis[idx], scale[idx])
             none.append(score(pred[rest], gt[rest], vis[rest], spacing[rest]))
-            cal.append(score(apply_offsets(pred[rest], off, scale[rest]), gt[rest], vis[rest],
+            moved = add_site_offsets(pred[rest], off, scale[rest], dtype=float)
+            cal.append(score(moved, gt[rest], vis[rest],
                              spacing[rest]))
         rows[k] = dict(none=np.asarray(none), offsets=np.asarray(cal))
     everything = estimate_offsets(pred, gt, vis, scale)
-    ceiling = score(apply_offsets(pred, everything, scale), gt, vis, spacing)
+    ceiling = score(add_site_offsets(pred, everything, scale, dtype=float), gt, vis, spacing)
     return rows, ceiling, score(pred, gt, vis, spacing)
 
 
@@ -173,7 +175,8 @@ def finetune(cfg, checkpoint, ref_path, data_root, idx, files, work_dir, epochs,
 
 def finetune_rows(cfg, checkpoint, ref, dataset, data_root, files, k, repeats, epochs, lr,
                   seed, work_dir):
-    from mmceph.apis.adaptation import apply_offsets, estimate_offsets
+    from mmceph.apis.adaptation import estimate_offsets
+    from mmceph.core.site_offsets import add_site_offsets
     gt, vis, spacing, path = ref
     n = len(gt)
     ft, ft_off, secs = [], [], []
@@ -185,7 +188,8 @@ def finetune_rows(cfg, checkpoint, ref, dataset, data_root, files, k, repeats, e
         rest = np.setdiff1d(np.arange(n), idx)
         ft.append(score(pred[rest], gt[rest], vis[rest], spacing[rest]))
         off = estimate_offsets(pred[idx], gt[idx], vis[idx], scale[idx])
-        ft_off.append(score(apply_offsets(pred[rest], off, scale[rest]), gt[rest], vis[rest],
+        moved = add_site_offsets(pred[rest], off, scale[rest], dtype=float)
+        ft_off.append(score(moved, gt[rest], vis[rest],
                             spacing[rest]))
         secs.append(time.time() - t0)
         print(f'fine-tune repeat {r}: MRE {ft[-1][0]:.3f} mm, + offsets {ft_off[-1][0]:.3f} mm '

@@ -1,5 +1,6 @@
-"""Does tools/infer.py keep memory flat on long folders? Peak resident memory (VmHWM) of
-one infer.py run over the first N images, for several N, each in a fresh process.
+"""Does tools/infer.py keep memory flat on long folders? Peak resident memory of one
+infer.py run over the first N images, for several N, each in a fresh process (its wall
+time includes starting Python and importing torch).
 
 Images come from --images (a folder) or are generated (synthetic cephalograms, one
 corrupt file among them to show the run goes on).
@@ -7,7 +8,6 @@ corrupt file among them to show the run goes on).
     python tools/analysis_tools/benchmark_infer_memory.py CONFIG CHECKPOINT [--counts 20 200]
 """
 import argparse
-import json
 import os
 import os.path as osp
 import shutil
@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 
-HERE = osp.dirname(osp.abspath(__file__))
+INFER = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'infer.py')
 
 
 def make_images(folder, n, seed=0):
@@ -32,15 +32,18 @@ def make_images(folder, n, seed=0):
         f.write(b'not an image')
 
 
-def child(argv):
-    """Run infer.py's main in this process and report its peak memory."""
-    sys.path.insert(0, osp.join(HERE, '..'))
-    import infer
+def run_infer(argv):
+    """Run tools/infer.py ARGV in a fresh process: (peak resident MiB, seconds).
+    The peak is the child's own (wait4's ru_maxrss, KiB on Linux), not this process's."""
     start = time.perf_counter()
-    infer.main(argv)
-    with open('/proc/self/status') as f:
-        peak = next(int(line.split()[1]) for line in f if line.startswith('VmHWM'))
-    print(json.dumps(dict(peak_mib=peak / 1024, seconds=time.perf_counter() - start)))
+    proc = subprocess.Popen([sys.executable, INFER, *argv], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    stderr = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode not in (0, 1, 3):          # 1: the corrupt file was skipped
+        sys.exit(stderr[-3000:])
+    return usage.ru_maxrss / 1024, time.perf_counter() - start
 
 
 def main(argv=None):
@@ -50,10 +53,7 @@ def main(argv=None):
     p.add_argument('checkpoint')
     p.add_argument('--counts', type=int, nargs='+', default=[20, 200])
     p.add_argument('--images', help='folder of images (default: generated)')
-    p.add_argument('--_child', nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args._child is not None:
-        return child(args._child)
     tmp = tempfile.mkdtemp(prefix='mmceph-mem-')
     try:
         source = args.images
@@ -70,15 +70,10 @@ def main(argv=None):
             for f in files[:n]:
                 os.symlink(osp.join(source, f), osp.join(folder, f))
             out = osp.join(tmp, f'out_{n}')
-            proc = subprocess.run(
-                [sys.executable, __file__, args.config, args.checkpoint, '--_child', folder,
-                 args.config, args.checkpoint, '--out-dir', out, '--no-overlay'],
-                capture_output=True, text=True)
-            if proc.returncode:
-                sys.exit(proc.stderr[-3000:])
-            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            peak_mib, seconds = run_infer([folder, args.config, args.checkpoint,
+                                           '--out-dir', out, '--no-overlay'])
             done = len([f for f in os.listdir(out) if f.endswith('.json')])
-            print(f"| {n} | {done} | {r['peak_mib']:.0f} | {r['seconds']:.1f} |")
+            print(f'| {n} | {done} | {peak_mib:.0f} | {seconds:.1f} |')
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -31,8 +31,7 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from compare_methods import named_pairs, scores_against  # noqa: E402
+from mmceph.utils.cli import named_pairs
 
 
 def grid_corrected(base):
@@ -88,6 +87,7 @@ def main(argv=None):
     from mmpose.registry import KEYPOINT_CODECS
 
     import mmceph.registration  # noqa: F401
+    from mmceph.evaluation.rescore import scores_against
     for base in (MSRAHeatmap, UDPHeatmap):
         KEYPOINT_CODECS.register_module(module=grid_corrected(base), force=True)
     base_cfg = Config.fromfile(args.config)

@@ -30,48 +30,15 @@ best_MRE.pth. Measured:
   cascade adds refine_steps x test views x K patches of each of its refiners.
 """
 import argparse
-import copy
-import glob
 import json
 import os
 import os.path as osp
-import re
 import statistics
 import sys
-import tempfile
 import time
-from datetime import datetime
 
-STAMP = re.compile(r'^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) - mmengine')
-
-
-def training_time(work_dir):
-    """(minutes, epochs) of the training runs logged in ``work_dir``."""
-    minutes = 0.0
-    for log in glob.glob(osp.join(work_dir, '*', '*.log')):
-        with open(log, errors='replace') as f:
-            stamps = [datetime.strptime(m.group(1), '%Y/%m/%d %H:%M:%S')
-                      for m in map(STAMP.match, f) if m]
-        if stamps:
-            minutes += (stamps[-1] - stamps[0]).total_seconds() / 60
-    last = osp.join(work_dir, 'last_checkpoint')
-    epochs = None
-    if osp.isfile(last):
-        with open(last) as f:
-            found = re.search(r'epoch_(\d+)\.pth', f.read())
-        epochs = int(found.group(1)) if found else None
-    return minutes, epochs
-
-
-def gflops(model, input_size):
-    import torch
-    from mmengine.analysis import get_model_complexity_info
-
-    from mmceph.models.heatmap_net import HeatmapNet
-    w, h = input_size
-    info = get_model_complexity_info(HeatmapNet(model), inputs=(torch.zeros(1, 3, h, w), ),
-                                     show_table=False, show_arch=False)
-    return info['flops'] / 1e9
+from mmceph.engine.run_logs import training_time
+from mmceph.utils.cli import named_pairs
 
 
 def measure(name, config, work_dir, args):
@@ -82,8 +49,10 @@ def measure(name, config, work_dir, args):
     from mmpose.registry import MODELS
 
     import mmceph.registration  # noqa: F401
-    from mmceph.apis.image_io import read_image
     from mmceph.apis.inference import LandmarkPredictor
+    from mmceph.evaluation.rescore import scores_against
+    from mmceph.imaging.image_io import read_image
+    from mmceph.models.complexity import model_gflops
 
     checkpoint = osp.join(work_dir, 'best_MRE.pth')
     if not osp.isfile(checkpoint):
@@ -107,10 +76,7 @@ def measure(name, config, work_dir, args):
     init_default_scope('mmpose')
     torch.set_num_threads(args.threads)
     model = MODELS.build(cfg.model).eval()
-    flops = gflops(model, cfg.model.head.decoder.input_size)
-    if cfg.model.type == 'LandmarkCascade':
-        patches = model.refine_steps * model.views_per_landmark * model.refined_landmarks
-        flops += patches * sum(gflops(r, r.head.decoder.input_size) for r in model.refiners)
+    flops = model_gflops(model, cfg.model.head.decoder.input_size)
 
     scores = scores_against(cfg, checkpoint, args.also_against)
 
@@ -135,72 +101,6 @@ def measure(name, config, work_dir, args):
     return dict(name=name, epochs=epochs_text, minutes=minutes, scores=scores,
                 latency=statistics.median(times), model_latency=statistics.median(model_times),
                 flops=flops)
-
-
-RADII = (2.0, 2.5, 3.0, 4.0)
-
-
-def test_predictions(cfg, checkpoint):
-    """(metrics, per-image prediction dump) of MMEngine's runner on cfg's test split."""
-    from mmengine.runner import Runner
-    cfg = copy.deepcopy(cfg)
-    cfg.load_from = checkpoint
-    cfg.work_dir = tempfile.mkdtemp(prefix='compare_')
-    cfg.test_dataloader.num_workers = min(2, os.cpu_count())
-    cfg.default_hooks.pop('visualization', None)
-    cfg.test_evaluator['clinical'] = False      # landmark metrics only: faster
-    cfg.test_evaluator['outfile_prefix'] = osp.join(cfg.work_dir, 'test')
-    metrics = Runner.from_cfg(cfg).test()
-    with open(osp.join(cfg.work_dir, 'test.predictions.json')) as f:
-        return metrics, json.load(f)
-
-
-def scores_against(cfg, checkpoint, also_against=()):
-    """{reference: (MRE, [SDR at RADII])} of ``checkpoint`` on cfg's test split: first
-    against the split's own annotation (named as the metric records it), then the same
-    predictions against each (NAME, ANN.json) of ``also_against``."""
-    metrics, dump = test_predictions(cfg, checkpoint)
-    scores = {dump.get('reference') or 'as annotated': (
-        metrics['MRE'], [metrics[f'SDR_{r:.1f}mm'] for r in RADII])}
-    for name, ann in also_against:
-        scores[name] = rescore(dump, ann)
-    return scores
-
-
-def rescore(dump, ann_file):
-    """(MRE, [SDR at RADII]) of a metric dump's predictions against ``ann_file`` (the same
-    images under another annotation), matched by file name."""
-    import numpy as np
-
-    from mmceph.evaluation.landmark_errors import radial_errors, summarise
-    from mmceph.formats.coco import load_coco_json
-    doc = load_coco_json(ann_file, len(dump['keypoint_names']))
-    anns = {a['image_id']: a for a in doc['annotations']}
-    gt = {im['file_name']: (np.reshape(anns[im['id']]['keypoints'], (-1, 3)), im['pixel_spacing'])
-          for im in doc['images']}
-    pred, true, spacing = [], [], []
-    for image in dump['images']:
-        match = [f for f in gt if image['img_path'].replace(os.sep, '/').endswith('/' + f)]
-        if len(match) != 1:
-            sys.exit(f'{ann_file}: no single image matches {image["img_path"]}')
-        kpts, sp = gt[match[0]]
-        pred.append(image['pred'])
-        true.append(kpts)
-        spacing.append(sp)
-    true = np.asarray(true, float)
-    errors = radial_errors(np.asarray(pred, float), true[..., :2], true[..., 2],
-                           np.asarray(spacing))
-    overall = summarise(errors, RADII)['overall']
-    return overall['MRE'], [overall['SDR'][r] for r in RADII]
-
-
-def named_pairs(parser, values, what, exists):
-    """[(NAME, PATH)] from NAME=PATH arguments; a parser error unless PATH ``exists``."""
-    pairs = [v.partition('=') for v in values]
-    for value, (name, sep, path) in zip(values, pairs):
-        if not (name and sep and exists(path)):
-            parser.error(f'{value!r}: expected {what}')
-    return [(name, path) for name, _, path in pairs]
 
 
 def main(argv=None):

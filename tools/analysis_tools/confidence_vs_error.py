@@ -17,24 +17,21 @@ Example (ISBI Test1, senior reference):
         --config CONFIG --checkpoint CKPT --images data/isbi2015/raw/RawImage/Test1Data/15[1-5].jpg
 """
 import argparse
-import json
 import os.path as osp
 import sys
 import tempfile
 
 import numpy as np
 
+from mmceph.formats.predictions import error_matrix, load_predictions
+
 
 def confidence_table(dump):
-    with open(dump) as f:
-        doc = json.load(f)
-    scores, errors = [], []
-    for img in doc['images']:
-        for s, e in zip(img['scores'], img['error']):
-            if e is not None:
-                scores.append(min(max(float(s), 0.0), 1.0))
-                errors.append(float(e))
-    s, e = np.array(scores), np.array(errors)
+    doc = load_predictions(dump)
+    errors = error_matrix(doc)
+    scores = np.clip(np.array([img['scores'] for img in doc['images']], float), 0.0, 1.0)
+    labelled = ~np.isnan(errors)
+    s, e = scores[labelled], errors[labelled]
     unit = doc.get('unit', 'mm')
     cut = np.quantile(s, 0.1)
     low = s <= cut
@@ -63,7 +60,7 @@ def confidence_table(dump):
     per_image = [np.median(np.clip(img['scores'], 0, 1)) for img in doc['images']]
     print(f'\nmedian landmark confidence per image: min {np.min(per_image):.3f}, '
           f'5th percentile {np.percentile(per_image, 5):.3f}, median {np.median(per_image):.3f}')
-    from mmceph.apis.quality import IMAGE_CONFIDENCE, LOW_CONFIDENCE
+    from mmceph.predictor.quality import IMAGE_CONFIDENCE, LOW_CONFIDENCE
     m = s < LOW_CONFIDENCE
     print(f'chosen thresholds (mmceph/apis/quality.py): a landmark is flagged below '
           f'{LOW_CONFIDENCE} ({m.sum()} of {len(s)} here, mean error '

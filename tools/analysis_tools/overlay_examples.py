@@ -15,13 +15,10 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 import tempfile
 
 import cv2
 import numpy as np
-
-sys.path.insert(0, osp.join(osp.dirname(osp.abspath(__file__)), '..', '..'))
 
 
 def parse_args(argv=None):
@@ -40,8 +37,8 @@ def parse_args(argv=None):
 def ground_truth_result(image_path, annotation_dir, spacing, mirrored):
     """A result dict as inference writes it, from the annotation (status as the gate
     would give: a mirrored film is rejected)."""
-    from mmceph.apis.predictor_base import coordinate_system, describe_landmarks
     from mmceph.metainfo.isbi2015 import KEYPOINTS
+    from mmceph.predictor.base import coordinate_system, describe_landmarks
     stem = osp.splitext(osp.basename(image_path))[0]
     with open(osp.join(annotation_dir, f'{stem}.txt')) as f:
         kpts = np.array([[float(v) for v in line.split(',')[:2]]

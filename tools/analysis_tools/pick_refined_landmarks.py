@@ -24,31 +24,8 @@ import sys
 import numpy as np
 from mmengine.config import DictAction
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from compare_methods import gflops, test_predictions  # noqa: E402
-
-
-def landmark_errors(dump):
-    """(images, K) radial errors of a metric dump (NaN where unlabelled)."""
-    return np.array([[np.nan if e is None else e for e in im['error']] for im in dump['images']],
-                    float)
-
-
-def subsets_by_gain(e_coarse, e_refined, base, per_landmark, budget):
-    """Per-landmark gain (K, ), landmarks by decreasing gain, rows (n, MRE, GFLOPs) for
-    refining the first n of them, and the n of lowest MRE within ``budget`` (None if the
-    global model alone is over it). ``e_*``: (images, K) errors of the global model and
-    of refining every one."""
-    gain = np.nanmean(e_coarse, 0) - np.nanmean(e_refined, 0)
-    order = [int(k) for k in np.argsort(-gain, kind='stable')]
-    rows, best = [], None
-    for n in range(len(order) + 1):
-        mixed = e_coarse.copy()
-        mixed[:, order[:n]] = e_refined[:, order[:n]]
-        rows.append((n, float(np.nanmean(mixed)), base + n * per_landmark))
-        if rows[-1][2] <= budget and (best is None or rows[-1][1] < rows[best][1]):
-            best = n
-    return gain, order, rows, best
+from mmceph.evaluation.refine_subset import subsets_by_gain
+from mmceph.formats.predictions import error_matrix, reference_name
 
 
 def main(argv=None):
@@ -71,6 +48,8 @@ def main(argv=None):
     from mmpose.registry import MODELS
 
     import mmceph.registration  # noqa: F401
+    from mmceph.evaluation.rescore import run_test_split
+    from mmceph.models.complexity import gflops, refiner_gflops
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options)
     if cfg.model.get('type') != 'LandmarkCascade':
@@ -80,17 +59,16 @@ def main(argv=None):
     init_default_scope('mmpose')
     model = MODELS.build(cfg.model).eval()
     base = gflops(model, cfg.model.head.decoder.input_size)
-    per_landmark = model.refine_steps * model.views_per_landmark * sum(
-        gflops(r, r.head.decoder.input_size) for r in model.refiners)
+    per_landmark = model.refine_steps * model.views_per_landmark * refiner_gflops(model)
 
-    _, refined = test_predictions(cfg, args.checkpoint)
+    _, refined = run_test_split(cfg, args.checkpoint)
     cfg.model.refine_steps = 0
-    _, coarse = test_predictions(cfg, args.checkpoint)
+    _, coarse = run_test_split(cfg, args.checkpoint)
     names = refined['keypoint_names']
-    e_coarse, e_refined = landmark_errors(coarse), landmark_errors(refined)
+    e_coarse, e_refined = error_matrix(coarse), error_matrix(refined)
     gain, order, rows, best = subsets_by_gain(e_coarse, e_refined, base, per_landmark,
                                               args.budget)
-    ref = refined.get('reference') or 'as annotated'
+    ref = reference_name(refined)
     unit = refined.get('unit', 'mm')
 
     print(f'\nPer landmark ({len(e_coarse)} test images, reference: {ref}; {unit}):')

@@ -10,11 +10,12 @@ from typing import Optional, Sequence
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
-from mmengine.fileio import dump
 from mmengine.logging import MMLogger
 from mmpose.registry import METRICS
 
 from ...clinical import compare_measurements, isbi_indices
+from ...formats.predictions import SUFFIX as PREDICTIONS_SUFFIX
+from ...formats.predictions import image_record, write_predictions
 from ..landmark_errors import format_table, radial_errors, summarise
 
 
@@ -120,16 +121,9 @@ class CephalometricMetric(BaseMetric):
         return out
 
     def _dump(self, results, errors, names, unit, reference='unknown'):
-        images = []
-        for r, err in zip(results, errors):
-            labelled = r['visible'] > 0
-            images.append(dict(
-                img_id=r['img_id'], img_path=r['img_path'], pixel_spacing=r['spacing'],
-                pred=r['pred'].round(3).tolist(), scores=r['scores'].round(4).tolist(),
-                gt=[g.round(3).tolist() if v else None for g, v in zip(r['gt'], labelled)],
-                error=[None if np.isnan(e) else round(float(e), 4) for e in err]))
-        path = f'{self.outfile_prefix}.predictions.json'
-        dump(dict(keypoint_names=names, unit=unit, radii=list(self.radii), reference=reference,
-                  images=images),
-             path, indent=1)
+        images = [image_record(r['img_id'], r['img_path'], r['spacing'], r['pred'], r['scores'],
+                               r['gt'], r['visible'] > 0, err)
+                  for r, err in zip(results, errors)]
+        path = f'{self.outfile_prefix}{PREDICTIONS_SUFFIX}'
+        write_predictions(path, names, unit, self.radii, reference, images)
         MMLogger.get_current_instance().info(f'per-image predictions written to {path}')

@@ -30,6 +30,8 @@ import torch
 from mmpose.models.pose_estimators import TopdownPoseEstimator
 from mmpose.registry import MODELS
 
+from ...core.site_offsets import add_site_offsets
+
 OFFSETS_KEY = 'site_offsets'
 
 
@@ -88,13 +90,9 @@ class CephalometricEstimator(TopdownPoseEstimator):
     def apply_site_offsets(self, results):
         if self.site_offsets.numel() == 0:
             return results
-        offsets = self.site_offsets.detach().cpu().numpy().astype(np.float32)
+        offsets = self.site_offsets.detach().cpu().numpy()
         for sample in results:
-            kpts = np.asarray(sample.pred_instances.keypoints, np.float32).copy()
-            if kpts.shape[-2] != len(offsets):
-                raise ValueError(f'site offsets are for {len(offsets)} landmarks, the model '
-                                 f'predicts {kpts.shape[-2]}')
             scale = np.asarray(sample.metainfo['input_scale'], np.float32).reshape(-1)[:2]
-            kpts[..., :2] += offsets * scale
-            sample.pred_instances.keypoints = kpts
+            sample.pred_instances.keypoints = add_site_offsets(
+                sample.pred_instances.keypoints, offsets, scale)
         return results

@@ -46,9 +46,9 @@ from mmpose.registry import MODELS
 from torch import Tensor
 
 from ...core.cascade import Refiner, refine_landmarks, refine_round, refine_views
+from ...core.warp import warp_patches
+from ...utils.per_refiner import per_refiner
 from .cephalometric_estimator import CephalometricEstimator
-from .patch_warp import warp_patches
-from .refiner_patches import per_refiner
 
 
 @MODELS.register_module()

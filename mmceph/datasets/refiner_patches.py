@@ -25,18 +25,8 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmpose.registry import KEYPOINT_CODECS, TRANSFORMS
 
-from .patch_warp import apply_affine, warp_patches
-
-
-def per_refiner(value, n: int, name: str, cast, pairs: bool = False) -> list:
-    """One value per refiner: a shared value is repeated, a list must have one per refiner."""
-    values = [value] if (not isinstance(value, (list, tuple))
-                         or (pairs and not isinstance(value[0], (list, tuple)))) else list(value)
-    if len(values) == 1:
-        values = values * n
-    if len(values) != n:
-        raise ValueError(f'{name}: {len(values)} values for {n} refiners')
-    return [cast(v) for v in values]
+from ..core.warp import apply_affine, warp_patches
+from ..utils.per_refiner import per_refiner
 
 
 @TRANSFORMS.register_module()

@@ -32,17 +32,18 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
+from ..formats.images import READABLE_EXTENSIONS  # noqa: F401  (re-exported: what it reads)
+from ..formats.spacing import SPACING_RANGE_MM
+from ..utils.errors import UserError
+
 DEFAULT_MAX_PIXELS = 64_000_000     # a 43x43 cm detector at 0.05 mm/px is 74 MP
 WINDOW_PERCENTILES = (0.5, 99.5)    # floating-point images only
 STANDARD_DEPTHS = (8, 10, 12, 14, 16)
-# absolute imports, so this module stays loadable by path. SPACING_RANGE_MM: the mm per
-# pixel accepted from a file or the command line, the one range the converters and the
-# schema use too (mmceph.formats.spacing says why it is what it is).
-from mmceph.formats.images import READABLE_EXTENSIONS  # noqa: E402,F401
-from mmceph.formats.spacing import SPACING_RANGE_MM  # noqa: E402
+# SPACING_RANGE_MM: the mm per pixel accepted from a file or the command line, the one
+# range the converters and the schema use too (mmceph.formats.spacing says why).
 
 
-class ImageReadError(ValueError):
+class ImageReadError(UserError):
     """A file that is not a readable image; the message names the file."""
 
 

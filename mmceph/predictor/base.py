@@ -1,12 +1,12 @@
 """What a landmark predictor does around its model, whatever runs the model (torch-free).
 
 :class:`PredictorBase` holds the steps of one prediction that do not depend on the
-backend: read the file completely or refuse it (:mod:`.image_io`), resolve the pixel
+backend: read the file completely or refuse it (:mod:`mmceph.imaging.image_io`), resolve the pixel
 spacing, crop to the ROI prior, pass the quality gate (:mod:`.quality`, with the
 orientation check) and describe the landmarks and clinical measurements as strict-JSON
 dicts. A subclass supplies ``_landmarks(pixels, bbox) -> (K, 2) kpts, (K, ) scores``:
 the ONNX runtime (:class:`mmceph.runtime.OnnxLandmarkPredictor`) and the PyTorch
-``LandmarkPredictor`` (:mod:`.inference`) do.
+``LandmarkPredictor`` (:mod:`mmceph.apis.inference`) do.
 """
 import math
 from typing import Optional, Sequence
@@ -23,8 +23,8 @@ from ..clinical import (
     normal_range,
 )
 from ..formats.roi_prior import to_pixels_xyxy
+from ..imaging.image_io import DEFAULT_MAX_PIXELS, ImageReadError, read_image, to_uint8_bgr
 from ..metainfo.isbi2015 import KEYPOINTS as ISBI_KEYPOINTS
-from .image_io import DEFAULT_MAX_PIXELS, ImageReadError, read_image, to_uint8_bgr
 from .quality import ORIENTATIONS, assess, check_image
 
 # The result JSON's layout (docs/inference_json.md); bump on any change a reader must know.

@@ -8,11 +8,11 @@ import sys
 import pytest
 from mmengine.config import Config
 
+from mmceph.evaluation.protocol import best_validation, markdown_row, table
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SCRIPT = osp.join(REPO, 'tools', 'analysis_tools', 'isbi_protocol.py')
 LITE0 = osp.join(REPO, 'configs', 'isbi2015', 'td-hm_lite0-fpn_1xb4-40e_isbi2015-576x448.py')
-sys.path.insert(0, osp.dirname(SCRIPT))
-from isbi_protocol import best_validation, markdown_row, table  # noqa: E402
 
 
 def dry_run(tmp_path, *extra):

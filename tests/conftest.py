@@ -151,3 +151,48 @@ def _train_demo_model(tmp):
                'train_cfg.max_epochs=30', 'train_cfg.val_interval=10',
                'train_dataloader.batch_size=4', *data_options(data)], tmp)
     (tmp / 'train_output.txt').write_text(out)
+
+
+class ToolRun:
+    """What ``subprocess.run(..., capture_output=True, text=True)`` returns, for a tool
+    run in-process: ``returncode``, ``stdout``, ``stderr``."""
+
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+_TOOLS = {}
+
+
+def tool_main(script, *args):
+    """Run ``tools/<script>``'s ``main(argv)`` in this process, as its ``__main__`` does
+    (``guarded_main``: one-line errors, exit status 2), capturing what it prints.
+
+    Seconds instead of a subprocess that imports torch, MMEngine and MMPose afresh (5-10 s
+    each on the 2-core machine). Each tool keeps at least one real-subprocess test for
+    what only a process shows (its ``__main__``, the interpreter's exit status)."""
+    import contextlib
+    import importlib.util
+    import io
+
+    from mmceph.utils.cli import guarded_main
+    path = osp.join(REPO, 'tools', script)
+    if path not in _TOOLS:
+        name = 'mmceph_tool_' + osp.splitext(script)[0].replace('/', '_')
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _TOOLS[path] = module
+    import signal
+    out, err = io.StringIO(), io.StringIO()
+    sigterm = signal.getsignal(signal.SIGTERM)        # train.py installs its own
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = guarded_main(_TOOLS[path].main, [str(a) for a in args])
+            except SystemExit as exit_:               # argparse: --help, a bad option
+                code = exit_.code if isinstance(exit_.code, int) or exit_.code is None else 1
+                code = code or 0
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
+    return ToolRun(code, out.getvalue(), err.getvalue())

@@ -12,10 +12,13 @@ install:
 demo: install
 	bash tools/demo.sh
 
-# lint first (ruff, configured in pyproject.toml: pyflakes, pycodestyle, isort order, bugbear)
+# lint first (ruff, configured in pyproject.toml: pyflakes, pycodestyle, isort order, bugbear);
+# two pytest-xdist workers, one file each at a time (module fixtures built once), one
+# compute thread each (tests/conftest.py): docs/testing.md
+PYTEST_WORKERS ?= 2
 test: install
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Mutation testing of the clinically critical modules against their focused tests (not
 # part of `make test`: ~30 min on 2 cores). Configuration: setup.cfg [mutmut]; the score

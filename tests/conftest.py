@@ -20,6 +20,13 @@ ISBI_ROOT = os.environ.get('MMCEPH_ISBI_ROOT',
                            osp.join(REPO, '..', 'shared', 'data', 'isbi2015'))
 REQUIRE_DATA = os.environ.get('MMCEPH_REQUIRE_DATA', '') not in ('', '0')
 
+# `make test` runs two pytest-xdist workers on the 2-core machine: each worker, and every
+# process it starts, computes on one thread, so the two never fight over the cores (a
+# worker spends much of its time in single-threaded work anyway: imports, subprocess
+# start-ups, parsers). Set before anything imports torch.
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    os.environ.setdefault('OMP_NUM_THREADS', '1')
+
 # Every subprocess a test starts (tools, converters, `mim train`) imports this working
 # tree's mmceph and data_converters, not a copy installed into the venv earlier.
 os.environ['PYTHONPATH'] = os.pathsep.join(

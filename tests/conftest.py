@@ -42,6 +42,31 @@ def skip_unless_required(reason):
     pytest.skip(reason)
 
 
+# Files whose tests train, run several processes or drive a browser (minutes, not
+# seconds): marked ``slow``, so that ``pytest -m "not slow"`` is the quick loop while
+# editing (docs/testing.md). ``data``: needs the real ISBI 2015 set; ``browser``: Chromium.
+SLOW_FILES = {
+    'test_tools/test_interrupted_training.py', 'test_tools/test_distributed_training.py',
+    'test_tools/test_end_to_end.py', 'test_tools/test_codec_on_real_heatmaps.py',
+    'test_tools/test_adapt.py', 'test_tools/test_infer_guarantees.py',
+    'test_tools/test_docs_commands.py', 'test_runtime/test_onnx_runtime.py',
+    'test_runtime/test_export_integrity.py', 'test_review/test_review_browser.py',
+    'test_fuzz/test_fuzz_parsers.py',
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    tests = osp.join(REPO, 'tests')
+    for item in items:
+        path = osp.relpath(str(item.path), tests)
+        if path in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
+        if 'isbi_root' in getattr(item, 'fixturenames', ()):
+            item.add_marker(pytest.mark.data)
+        if path == 'test_review/test_review_browser.py':
+            item.add_marker(pytest.mark.browser)
+
+
 @pytest.fixture(scope='session', autouse=True)
 def mmceph_registered():
     """What a config's ``custom_imports`` does, for tests that build modules without a

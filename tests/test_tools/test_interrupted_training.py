@@ -44,7 +44,7 @@ def _reference_run(tmp):
     proc = subprocess.run(train_cmd(out, work, options=['default_hooks.checkpoint.'
                                                         'max_keep_ckpts=-1']),
                           cwd=work.parent, env=env(), capture_output=True, text=True,
-                          timeout=900)
+                          timeout=1800)          # a hang guard, generous for a shared machine
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 

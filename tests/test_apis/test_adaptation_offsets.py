@@ -86,3 +86,11 @@ def test_leave_one_out_rounds_to_four_decimals_and_needs_min_images_plus_one():
     assert check['mre_unadapted'] == 11.5 and check['change'] == -10.0
     visible[0, 0] = 0                                 # 3 labelled: MIN_IMAGES + 1 is 4
     assert leave_one_out(pred, gt, visible, scale) is None
+
+
+def test_leave_one_out_rounds_each_number_to_four_decimals():
+    """Errors with a fifth decimal: 11.50004, 1.50003 and -10.00002 before rounding."""
+    pred, gt, visible, scale = _shifted()
+    gt[:, 0, 0] = [10.00003, 11.0, 12.0, 13.00014]
+    assert leave_one_out(pred, gt, visible, scale) == dict(
+        unit='px', mre_unadapted=11.5, mre_adapted=1.5, change=-10.0)

@@ -51,3 +51,15 @@ def test_a_single_channel_is_never_reordered():
 @pytest.mark.parametrize('flag', [1, 'yes'])
 def test_a_truthy_flag_is_a_bool(flag):
     assert Normaliser(MEAN, STD, flag).bgr_to_rgb is True
+
+
+def test_computed_in_float32_as_the_exported_network_expects():
+    """Float64 patches and mean/std given as Python floats: cast to float32 first, then
+    (x - mean) / std in float32 -- bit for bit what the PyTorch preprocessor feeds."""
+    batch = np.array([10.1, 200.3, 77.7, 0.9, 33.3, 128.45]).reshape(1, 3, 1, 2)
+    mean, std = [0.1, 0.2, 0.3], [0.7, 0.11, 0.13]
+    out = Normaliser(mean, std, bgr_to_rgb=True)(batch)
+    x = batch.astype(np.float32)[:, ::-1]
+    expected = (x - np.float32(mean).reshape(1, 3, 1, 1)) / np.float32(std).reshape(1, 3, 1, 1)
+    assert expected.dtype == np.float32
+    np.testing.assert_array_equal(out, expected)

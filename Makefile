@@ -12,16 +12,24 @@ install:
 demo: install
 	bash tools/demo.sh
 
-# lint first (ruff, configured in pyproject.toml: pyflakes, pycodestyle, isort order, bugbear)
+# lint first (ruff, configured in pyproject.toml: pyflakes, pycodestyle, isort order, bugbear);
+# two pytest-xdist workers, one file each at a time (module fixtures built once), one
+# compute thread each (tests/conftest.py): docs/testing.md
+PYTEST_WORKERS ?= 2
 test: install
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # Mutation testing of the clinically critical modules against their focused tests (not
-# part of `make test`: ~30 min on 2 cores). Configuration: setup.cfg [mutmut]; the score
+# part of `make test`: hours on 2 busy cores; MUTANTS="glob" for one module). Configuration: setup.cfg [mutmut]; the score
 # per module and the equivalent mutants: docs/mutation.md.
+MUTANTS ?= "mmceph.clinical*" "mmceph.apis.quality*" "mmceph.evaluation*" "mmceph.core*" \
+	"mmceph.apis.image_io*" "mmceph.formats.spacing*" \
+	"mmceph.apis.adaptation.x_estimate_offsets*" "mmceph.apis.adaptation.x_apply_offsets*" \
+	"mmceph.apis.adaptation.x_offsets_in_mm*" "mmceph.apis.adaptation.x_leave_one_out*" \
+	"mmceph.runtime.onnx_predictor.xǁNormaliserǁ*"
 mutation: install
-	OMP_NUM_THREADS=1 $(VENV)/bin/mutmut run --max-children 2
+	OMP_NUM_THREADS=1 $(VENV)/bin/mutmut run --max-children 2 $(MUTANTS)
 	$(PY) tools/mutation_score.py
 
 # One step to a real model: ISBI 2015 download -> trained, tested (senior/junior/mean) and

@@ -20,6 +20,13 @@ ISBI_ROOT = os.environ.get('MMCEPH_ISBI_ROOT',
                            osp.join(REPO, '..', 'shared', 'data', 'isbi2015'))
 REQUIRE_DATA = os.environ.get('MMCEPH_REQUIRE_DATA', '') not in ('', '0')
 
+# `make test` runs two pytest-xdist workers on the 2-core machine: each worker, and every
+# process it starts, computes on one thread, so the two never fight over the cores (a
+# worker spends much of its time in single-threaded work anyway: imports, subprocess
+# start-ups, parsers). Set before anything imports torch.
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    os.environ.setdefault('OMP_NUM_THREADS', '1')
+
 # Every subprocess a test starts (tools, converters, `mim train`) imports this working
 # tree's mmceph and data_converters, not a copy installed into the venv earlier.
 os.environ['PYTHONPATH'] = os.pathsep.join(
@@ -33,6 +40,31 @@ def skip_unless_required(reason):
         pytest.fail(f'{reason} (MMCEPH_REQUIRE_DATA=1: a skip here is a failure)',
                     pytrace=False)
     pytest.skip(reason)
+
+
+# Files whose tests train, run several processes or drive a browser (minutes, not
+# seconds): marked ``slow``, so that ``pytest -m "not slow"`` is the quick loop while
+# editing (docs/testing.md). ``data``: needs the real ISBI 2015 set; ``browser``: Chromium.
+SLOW_FILES = {
+    'test_tools/test_interrupted_training.py', 'test_tools/test_distributed_training.py',
+    'test_tools/test_end_to_end.py', 'test_tools/test_codec_on_real_heatmaps.py',
+    'test_tools/test_adapt.py', 'test_tools/test_infer_guarantees.py',
+    'test_tools/test_docs_commands.py', 'test_runtime/test_onnx_runtime.py',
+    'test_runtime/test_export_integrity.py', 'test_review/test_review_browser.py',
+    'test_fuzz/test_fuzz_parsers.py',
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    tests = osp.join(REPO, 'tests')
+    for item in items:
+        path = osp.relpath(str(item.path), tests)
+        if path in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
+        if 'isbi_root' in getattr(item, 'fixturenames', ()):
+            item.add_marker(pytest.mark.data)
+        if path == 'test_review/test_review_browser.py':
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope='session', autouse=True)
@@ -61,9 +93,10 @@ def one_torch_thread():
 
 
 def run(cmd, cwd, expect=0):
-    """Run a command with the venv's tools on PATH; assert its exit status."""
+    """Run a command with the venv's tools on PATH; assert its exit status. The timeout
+    is a hang guard: the demo model's 30 epochs took over 900 s on the shared machine."""
     env = dict(os.environ, PATH=BIN + os.pathsep + os.environ['PATH'])
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == expect, (f'{cmd} exited {proc.returncode}:\n{proc.stdout[-3000:]}'
                                        f'\n{proc.stderr[-3000:]}')
     return proc.stdout + proc.stderr
@@ -151,3 +184,48 @@ def _train_demo_model(tmp):
                'train_cfg.max_epochs=30', 'train_cfg.val_interval=10',
                'train_dataloader.batch_size=4', *data_options(data)], tmp)
     (tmp / 'train_output.txt').write_text(out)
+
+
+class ToolRun:
+    """What ``subprocess.run(..., capture_output=True, text=True)`` returns, for a tool
+    run in-process: ``returncode``, ``stdout``, ``stderr``."""
+
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+_TOOLS = {}
+
+
+def tool_main(script, *args):
+    """Run ``tools/<script>``'s ``main(argv)`` in this process, as its ``__main__`` does
+    (``guarded_main``: one-line errors, exit status 2), capturing what it prints.
+
+    Seconds instead of a subprocess that imports torch, MMEngine and MMPose afresh (5-10 s
+    each on the 2-core machine). Each tool keeps at least one real-subprocess test for
+    what only a process shows (its ``__main__``, the interpreter's exit status)."""
+    import contextlib
+    import importlib.util
+    import io
+
+    from mmceph.utils.cli import guarded_main
+    path = osp.join(REPO, 'tools', script)
+    if path not in _TOOLS:
+        name = 'mmceph_tool_' + osp.splitext(script)[0].replace('/', '_')
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        _TOOLS[path] = module
+    import signal
+    out, err = io.StringIO(), io.StringIO()
+    sigterm = signal.getsignal(signal.SIGTERM)        # train.py installs its own
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = guarded_main(_TOOLS[path].main, [str(a) for a in args])
+            except SystemExit as exit_:               # argparse: --help, a bad option
+                code = exit_.code if isinstance(exit_.code, int) or exit_.code is None else 1
+                code = code or 0
+    finally:
+        signal.signal(signal.SIGTERM, sigterm)
+    return ToolRun(code, out.getvalue(), err.getvalue())

@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import CONFIG, REPO
+from conftest import CONFIG, REPO, cached_build, source_key, tool_main
 
 INFER = osp.join(REPO, 'tools', 'infer.py')
 EXPORT = osp.join(REPO, 'tools', 'deployment', 'export_onnx.py')
@@ -22,6 +22,8 @@ ENV = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1')
 
 
 def tool(*args, timeout=600):
+    """A real process (the exporter); tools/infer.py runs in-process (conftest.tool_main):
+    test_onnx_runtime runs it on an export as a real process."""
     return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, env=ENV, cwd=REPO)
 
@@ -35,12 +37,18 @@ def one_line_error(proc):
 
 
 @pytest.fixture(scope='module')
-def export(demo_model, tmp_path_factory):
-    """The demo recipe's own checkpoint exported as it is (no config changes)."""
+def export(demo_model):
+    """The demo recipe's own checkpoint exported as it is (no config changes), by the
+    real exporter process; cached (conftest.cached_build) by the demo model and the
+    exporter's sources. Tests must not write into it (they damage copies)."""
     data, work, _ = demo_model
-    out = tmp_path_factory.mktemp('demo_export') / 'exported'
-    proc = tool(EXPORT, CONFIG, work / 'best_MRE.pth', out)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    key = source_key(('tools/deployment/export_onnx.py', 'mmceph'), str(work), sys.version)
+
+    def build(folder):
+        (folder / 'export').mkdir()
+        proc = tool(EXPORT, CONFIG, work / 'best_MRE.pth', folder / 'export' / 'exported')
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    out = cached_build('demo-export', key, build) / 'export' / 'exported'
     with open(data / 'annotations' / 'test.json') as f:
         images = [data / im['file_name'] for im in json.load(f)['images']]
     return out, images
@@ -76,7 +84,7 @@ def test_a_damaged_export_is_refused_in_one_line_naming_the_file(export, tmp_pat
     copy = tmp_path / 'copy'
     shutil.copytree(out, copy)
     damage(copy, how)
-    proc = tool(INFER, images[0], copy, '--out-dir', tmp_path / 'o')
+    proc = tool_main('infer.py', images[0], copy, '--out-dir', tmp_path / 'o')
     assert proc.returncode == 2
     line = one_line_error(proc)
     assert str(copy / 'global.onnx') in line
@@ -94,7 +102,7 @@ def test_an_export_without_hashes_still_refuses_a_truncated_file_in_one_line(exp
     del meta['files_sha256']
     (copy / 'mmceph_export.json').write_text(json.dumps(meta))
     damage(copy, 'truncated')
-    proc = tool(INFER, images[0], copy, '--out-dir', tmp_path / 'o')
+    proc = tool_main('infer.py', images[0], copy, '--out-dir', tmp_path / 'o')
     assert proc.returncode == 2
     assert f'{copy / "global.onnx"}: ONNX Runtime cannot load it' in one_line_error(proc)
 
@@ -103,7 +111,7 @@ def test_the_intact_copy_predicts(export, tmp_path):
     """The control for the damage cases: the same copy, undamaged, is accepted."""
     out, images = export
     shutil.copytree(out, tmp_path / 'copy')
-    proc = tool(INFER, images[0], tmp_path / 'copy', '--out-dir', tmp_path / 'o')
+    proc = tool_main('infer.py', images[0], tmp_path / 'copy', '--out-dir', tmp_path / 'o')
     assert proc.returncode in (0, 3), proc.stderr[-3000:]
     assert (tmp_path / 'o' / f'{images[0].name}.landmarks.json').is_file()
 
@@ -132,7 +140,7 @@ def test_a_folder_run_writes_what_it_can_and_exits_1(export, tmp_path):
     first, second = sorted(p.name for p in inputs.iterdir())
     o = tmp_path / 'o'
     (o / f'{second}.overlay.png').mkdir(parents=True)    # a folder in the way of one output
-    proc = tool(INFER, inputs, out, '--out-dir', o)
+    proc = tool_main('infer.py', inputs, out, '--out-dir', o)
     assert proc.returncode == 1, proc.stdout + proc.stderr[-3000:]
     assert (o / f'{first}.landmarks.json').is_file() and (o / f'{first}.overlay.png').is_file()
     assert not (o / f'{second}.landmarks.json').exists()     # not half-written
@@ -145,11 +153,11 @@ def test_a_run_that_writes_nothing_leaves_no_folder(export, tmp_path):
     out, _ = export
     (tmp_path / 'in').mkdir()
     (tmp_path / 'in' / 'broken.png').write_bytes(b'\x89PNG\r\n\x1a\n broken')
-    proc = tool(INFER, tmp_path / 'in', out, '--out-dir', tmp_path / 'o')
+    proc = tool_main('infer.py', tmp_path / 'in', out, '--out-dir', tmp_path / 'o')
     assert proc.returncode == 1 and 'broken.png' in proc.stderr
     assert not (tmp_path / 'o').exists()
     (tmp_path / 'kept').mkdir()                                 # a folder the user made stays
-    proc = tool(INFER, tmp_path / 'in', out, '--out-dir', tmp_path / 'kept')
+    proc = tool_main('infer.py', tmp_path / 'in', out, '--out-dir', tmp_path / 'kept')
     assert proc.returncode == 1 and (tmp_path / 'kept').is_dir()
 
 

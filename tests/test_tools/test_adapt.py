@@ -12,15 +12,17 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import tool_main
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = sorted(glob.glob(osp.join(REPO, 'configs/synthetic/*.py')))[0]
 ADAPT = osp.join(REPO, 'tools', 'adapt.py')
-INFER = osp.join(REPO, 'tools', 'infer.py')
 BIN = osp.dirname(sys.executable)
 
 
 def tool(script, *args):
+    """A real process (the ``site`` fixture's adaptation); the other adaptations and
+    refusals run in-process (conftest.tool_main: seconds, not a torch+MMPose start each)."""
     env = dict(os.environ, PATH=BIN + os.pathsep + os.environ['PATH'], PYTHONPATH=REPO)
     return subprocess.run([sys.executable, script, *map(str, args)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=600)
@@ -207,8 +209,8 @@ def test_the_known_shift_is_recovered_exactly_end_to_end(site, tmp_path):
 
     from mmceph.apis.adaptation import build_site_dataset
     plain_out = tmp_path / 'plain.pth'
-    proc = tool(ADAPT, site['cfg'], site['work'] / 'best_MRE.pth', '--ann',
-                site['data'] / 'annotations' / 'test.json', '--out', plain_out)
+    proc = tool_main('adapt.py', site['cfg'], site['work'] / 'best_MRE.pth', '--ann',
+                     site['data'] / 'annotations' / 'test.json', '--out', plain_out)
     assert proc.returncode == 0, proc.stderr[-3000:]
     a = _load_checkpoint(str(site['out']), map_location='cpu')['state_dict']['site_offsets']
     b = _load_checkpoint(str(plain_out), map_location='cpu')['state_dict']['site_offsets']
@@ -230,8 +232,8 @@ def test_mmposeinferencer_and_infer_py_apply_it(site, tmp_path):
     pred = next(inferencer(str(image), return_vis=False))['predictions'][0][0]
     for (x, y), q in zip(pred['keypoints'], adapted['landmarks']):
         assert abs(x - q['x_px']) <= 0.05 and abs(y - q['y_px']) <= 0.05
-    proc = tool(INFER, image, site['cfg'], site['out'], '--out-dir', tmp_path, '--no-overlay',
-                '--no-orientation-check')
+    proc = tool_main('infer.py', image, site['cfg'], site['out'], '--out-dir', tmp_path,
+                     '--no-overlay', '--no-orientation-check')
     assert proc.returncode in (0, 3), proc.stderr[-3000:]
     with open(tmp_path / f'{image.name}.landmarks.json') as f:
         result = json.load(f)
@@ -246,8 +248,8 @@ def _refused(site, tmp_path, doc=None, *extra, cfg=None):
     if doc is not None:
         ann.write_text(json.dumps(doc))
     out = tmp_path / 'out' / 'adapted.pth'
-    proc = tool(ADAPT, cfg or site['cfg'], site['work'] / 'best_MRE.pth', '--ann', ann,
-                '--out', out, '--data-root', site['data'], '--img-prefix', '', *extra)
+    proc = tool_main('adapt.py', cfg or site['cfg'], site['work'] / 'best_MRE.pth', '--ann',
+                     ann, '--out', out, '--data-root', site['data'], '--img-prefix', '', *extra)
     assert proc.returncode == 2, proc.stderr[-3000:]
     lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
     assert lines[-1].startswith('error: ') and 'Traceback' not in proc.stderr

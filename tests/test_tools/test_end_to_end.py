@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import CONFIG, data_options, run
+from conftest import CONFIG, data_options, run, tool_main
 from dicom_files import write_dicom
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -82,10 +82,9 @@ def test_infer_folder_of_formats_with_a_corrupt_file(trained, tmp_path):
     cv2.imwrite(str(folder / 'c_grey.bmp'), grey)
     write_dicom(folder / 'd_scan.dcm', grey.astype(np.uint16) * 16, (0.2, 0.15))
     (folder / 'e_corrupt.png').write_bytes(b'\x89PNG\r\n\x1a\n not really a png')
-    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ['PATH'])
-    proc = subprocess.run([sys.executable, osp.join(REPO, 'tools/infer.py'), str(folder), CONFIG,
-                           str(work / 'best_MRE.pth'), '--out-dir', str(tmp_path / 'out')],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    # in-process (conftest.tool_main); the test above runs infer.py as a real process
+    proc = tool_main('infer.py', folder, CONFIG, work / 'best_MRE.pth', '--out-dir',
+                     tmp_path / 'out')
     assert proc.returncode == 1, proc.stderr[-2000:]       # 1: some image was skipped
     assert 'e_corrupt.png' in proc.stderr and 'not a readable image' in proc.stderr
     out = tmp_path / 'out'

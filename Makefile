@@ -23,8 +23,8 @@ test: install
 # Mutation testing of the clinically critical modules against their focused tests (not
 # part of `make test`: hours on 2 busy cores; MUTANTS="glob" for one module). Configuration: setup.cfg [mutmut]; the score
 # per module and the equivalent mutants: docs/mutation.md.
-MUTANTS ?= "mmceph.clinical*" "mmceph.apis.quality*" "mmceph.evaluation*" "mmceph.core*" \
-	"mmceph.apis.image_io*" "mmceph.formats.spacing*" \
+MUTANTS ?= "mmceph.clinical*" "mmceph.predictor.quality*" "mmceph.evaluation*" "mmceph.core*" \
+	"mmceph.imaging.image_io*" "mmceph.formats.spacing*" \
 	"mmceph.apis.adaptation.x_estimate_offsets*" "mmceph.apis.adaptation.x_apply_offsets*" \
 	"mmceph.apis.adaptation.x_offsets_in_mm*" "mmceph.apis.adaptation.x_leave_one_out*" \
 	"mmceph.runtime.onnx_predictor.xǁNormaliserǁ*"

@@ -194,38 +194,24 @@ class ToolRun:
         self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
 
 
-_TOOLS = {}
-
-
 def tool_main(script, *args):
-    """Run ``tools/<script>``'s ``main(argv)`` in this process, as its ``__main__`` does
-    (``guarded_main``: one-line errors, exit status 2), capturing what it prints.
+    """``python tools/<script> ARGS`` run in this process (tests/run_tool.py: the tool's own
+    ``__main__``, so ``guarded_main``'s one-line errors and exit status), capturing what it
+    prints.
 
     Seconds instead of a subprocess that imports torch, MMEngine and MMPose afresh (5-10 s
     each on the 2-core machine). Each tool keeps at least one real-subprocess test for
-    what only a process shows (its ``__main__``, the interpreter's exit status)."""
+    what only a process shows (the interpreter's exit status, signals)."""
     import contextlib
-    import importlib.util
     import io
-
-    from mmceph.utils.cli import guarded_main
-    path = osp.join(REPO, 'tools', script)
-    if path not in _TOOLS:
-        name = 'mmceph_tool_' + osp.splitext(script)[0].replace('/', '_')
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        _TOOLS[path] = module
     import signal
+
+    from run_tool import run_tool
     out, err = io.StringIO(), io.StringIO()
     sigterm = signal.getsignal(signal.SIGTERM)        # train.py installs its own
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = guarded_main(_TOOLS[path].main, [str(a) for a in args])
-            except SystemExit as exit_:               # argparse: --help, a bad option
-                code = exit_.code if isinstance(exit_.code, int) or exit_.code is None else 1
-                code = code or 0
+            code = run_tool(osp.join('tools', script), args)
     finally:
         signal.signal(signal.SIGTERM, sigterm)
     return ToolRun(code, out.getvalue(), err.getvalue())

@@ -1,4 +1,4 @@
-"""Image reading and the one intensity mapping (mmceph.apis.image_io), against values
+"""Image reading and the one intensity mapping (mmceph.imaging.image_io), against values
 computed by hand: colour order, bit depths, windows, DICOM spacing order and bounds, the
 pixel limit at its exact value. Model-free: the mutation tests' runner (docs/mutation.md);
 tests/test_tools/test_infer_guarantees.py checks the same promises through infer.py."""
@@ -8,7 +8,7 @@ import pytest
 from dicom_files import write_dicom
 from PIL import Image
 
-from mmceph.apis.image_io import (
+from mmceph.imaging.image_io import (
     ImageReadError,
     LoadedImage,
     _percentile_window,

@@ -62,7 +62,7 @@ def confidence_table(dump):
           f'5th percentile {np.percentile(per_image, 5):.3f}, median {np.median(per_image):.3f}')
     from mmceph.predictor.quality import IMAGE_CONFIDENCE, LOW_CONFIDENCE
     m = s < LOW_CONFIDENCE
-    print(f'chosen thresholds (mmceph/apis/quality.py): a landmark is flagged below '
+    print(f'chosen thresholds (mmceph/predictor/quality.py): a landmark is flagged below '
           f'{LOW_CONFIDENCE} ({m.sum()} of {len(s)} here, mean error '
           f'{e[m].mean() if m.any() else float("nan"):.3f} against {e[~m].mean():.3f}); '
           'an image is '

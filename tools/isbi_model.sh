@@ -41,7 +41,7 @@ epochs() {  # --cfg-options that set N epochs (nothing when N is empty)
 export PATH="$PWD/.venv/bin:$PATH"
 C=configs/isbi2015
 GLOBAL_CFG=$C/td-hm_lite0-fpn_1xb4-40e_isbi2015-576x448.py
-CASCADE_CFG=$C/td-hm_lite0-fpn-cascade-lite0_1xb4-20e_isbi2015-576x448.py
+CASCADE_CFG=$C/td-hm-cascade_lite0-fpn-ref-lite0-fpn_1xb4-20e_isbi2015-576x448.py
 start=$(date +%s)
 say() { printf '\n=== [%s, %d min] %s\n' "$(date +%H:%M)" $(( ($(date +%s) - start) / 60 )) "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }

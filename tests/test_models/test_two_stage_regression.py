@@ -20,7 +20,7 @@ from data_converters.coco import ImageRecord, to_coco, write_json_atomic
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'isbi2015',
-                  'td-reg_twostage-hrnetv2-w18_1xb4-100e_isbi2015-576x448.py')
+                  'td-reg-twostage_s2d-hrnetv2-w18-sfn_1xb4-100e_isbi2015-576x448.py')
 K = 5
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')

@@ -14,7 +14,7 @@ import mmceph.models.losses.heatmap_l1  # noqa: F401  (registers KeypointL1Loss)
 from mmceph.codecs import CompensatedHeatmap
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = osp.join(REPO, 'configs', 'isbi2015', 'td-hm_unetpp-l1_1xb4-100e_isbi2015-576x448.py')
+CONFIG = osp.join(REPO, 'configs', 'isbi2015', 'td-hm_unetpp_l1-1xb4-100e_isbi2015-576x448.py')
 
 
 def unetpp(**kwargs):

@@ -49,7 +49,7 @@ def test_a_run_that_did_not_learn_is_not_listed_as_a_result():
     assert '| UNet++ + L1 | 24 | 21 min | did not learn' in log
     with open(osp.join(REPO, 'configs', 'isbi2015', 'README.md')) as f:
         table = f.read()
-    unetpp_row = '`td-hm_unetpp-l1_1xb4-100e_isbi2015-576x448.py` | senior | 24 | 21 min |'
+    unetpp_row = '`td-hm_unetpp_l1-1xb4-100e_isbi2015-576x448.py` | senior | 24 | 21 min |'
     assert unetpp_row + ' did not learn' in table
     assert '86.555' not in log + table
 

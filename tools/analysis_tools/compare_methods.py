@@ -3,7 +3,7 @@ MRE/SDR, CPU inference time per image and GFLOPs -- each measured here, in this 
 
     python tools/analysis_tools/compare_methods.py \\
         "S2D-HRNet=$CFG/td-hm_s2d-hrnetv2-w18_1xb4-100e_isbi2015-576x448.py:work_dirs/isbi_s2d" \\
-        "UNet++ L1=$CFG/td-hm_unetpp-l1_1xb4-100e_isbi2015-576x448.py:work_dirs/isbi_unetpp" ...
+        "UNet++ L1=$CFG/td-hm_unetpp_l1-1xb4-100e_isbi2015-576x448.py:work_dirs/isbi_unetpp" ...
 
 (CFG=configs/isbi2015.)
 

@@ -11,7 +11,7 @@
 #       --work-dir work_dirs/isbi_s2d-20min --cfg-options train_cfg.max_epochs=48 \
 #       param_scheduler.1.end=48 param_scheduler.1.T_max=48
 # Stage 2: python tools/train.py THIS_CONFIG --work-dir work_dirs/isbi_s2d-cascade2
-_base_ = ['./td-hm_s2d-hrnetv2-w18-cascade_1xb4-60e_isbi2015-576x448.py']
+_base_ = ['./td-hm-cascade_s2d-hrnetv2-w18-ref-s2d-hrnetv2-small_1xb4-60e_isbi2015-576x448.py']
 
 load_from = 'work_dirs/isbi_s2d-20min/best_MRE.pth'
 # validation runs both refiners on 5 patches per landmark (~3 CPU-minutes): every 10 epochs

@@ -6,7 +6,7 @@
 # Stage 1: mim train mmceph td-hm_lite0-fpn_1xb4-40e_isbi2015-576x448.py \
 #              --work-dir work_dirs/isbi_lite0-fpn
 # Stage 2: mim train mmceph THIS_CONFIG --work-dir work_dirs/isbi_lite0-cascade-lite0
-_base_ = ['./td-hm_lite0-fpn-cascade_1xb4-60e_isbi2015-576x448.py']
+_base_ = ['./td-hm-cascade_lite0-fpn-ref-s2d-hrnetv2-small_1xb4-60e_isbi2015-576x448.py']
 
 max_epochs = 20
 train_cfg = dict(max_epochs=max_epochs, val_interval=5)

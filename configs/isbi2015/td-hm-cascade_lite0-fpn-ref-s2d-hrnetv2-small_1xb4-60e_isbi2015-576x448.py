@@ -11,7 +11,7 @@
 # refiner learns from ground-truth patches only, never from the global model's output):
 #          python tools/analysis_tools/attach_refiner.py work_dirs/isbi_lite0-fpn/best_MRE.pth \
 #              work_dirs/isbi_s2d48-cascade/best_MRE.pth work_dirs/isbi_lite0-cascade/best_MRE.pth
-_base_ = ['./td-hm_s2d-hrnetv2-w18-cascade_1xb4-60e_isbi2015-576x448.py',
+_base_ = ['./td-hm-cascade_s2d-hrnetv2-w18-ref-s2d-hrnetv2-small_1xb4-60e_isbi2015-576x448.py',
           '../_base_/models/efficientnet_lite0_fpn.py']
 
 load_from = 'work_dirs/isbi_lite0-fpn/best_MRE.pth'

@@ -1,5 +1,5 @@
 # ISBI 2015: the pretrained EfficientNet-Lite0 global model + an ensemble of two local
-# refiners, the pretrained Lite0 refiner (td-hm_lite0-fpn-cascade-lite0_*) and the S2D
+# refiners, the pretrained Lite0 refiner (td-hm-cascade_lite0-fpn-ref-lite0-fpn_*) and the S2D
 # cascade's HRNet refiner, both on ~23 mm patches, 5 views each, all 10 positions
 # averaged. Cost per image: 2.33 + 5 x 19 x (0.14 + 0.10) = 25 GFLOPs.
 # Weights: no training of its own; the two trained refiners attached to the Lite0 global
@@ -7,7 +7,7 @@
 #   python tools/analysis_tools/attach_refiner.py work_dirs/isbi_lite0-fpn/best_MRE.pth \
 #       work_dirs/isbi_lite0-cascade-lite0/best_MRE.pth work_dirs/isbi_s2d48-cascade/best_MRE.pth \
 #       work_dirs/isbi_lite0-cascade2/best_MRE.pth
-_base_ = ['./td-hm_lite0-fpn-cascade-lite0_1xb4-20e_isbi2015-576x448.py']
+_base_ = ['./td-hm-cascade_lite0-fpn-ref-lite0-fpn_1xb4-20e_isbi2015-576x448.py']
 
 s2d_refiner = dict(
     type='TopdownPoseEstimator',

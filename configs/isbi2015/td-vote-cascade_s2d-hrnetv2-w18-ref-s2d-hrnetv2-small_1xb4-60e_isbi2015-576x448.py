@@ -8,7 +8,7 @@
 #   mim test mmceph THIS_CONFIG --checkpoint work_dirs/isbi_vote-cascade/vote+refiner.pth
 # or train a refiner of its own on top of the voting model:
 #   mim train mmceph THIS_CONFIG --cfg-options load_from=work_dirs/isbi_vote/best_MRE.pth
-_base_ = ['./td-hm_s2d-hrnetv2-w18-cascade_1xb4-60e_isbi2015-576x448.py']
+_base_ = ['./td-hm-cascade_s2d-hrnetv2-w18-ref-s2d-hrnetv2-small_1xb4-60e_isbi2015-576x448.py']
 
 load_from = 'work_dirs/isbi_vote/best_MRE.pth'
 input_size = (448, 576)

@@ -20,7 +20,8 @@ from mmceph.core.warp import apply_affine
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SYNTHETIC = osp.join(REPO,
                      'configs/synthetic/td-hm_hrnetv2-w18-small_1xb8-30e_synthetic-192x160.py')
-ISBI = osp.join(REPO, 'configs/isbi2015/td-hm-cascade_s2d-hrnetv2-w18-ref-s2d-hrnetv2-small_1xb4-60e_isbi2015-576x448.py')
+ISBI = osp.join(REPO, 'configs/isbi2015',
+                'td-hm-cascade_s2d-hrnetv2-w18-ref-s2d-hrnetv2-small_1xb4-60e_isbi2015-576x448.py')
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
@@ -338,9 +339,10 @@ def test_isbi_cascade_config_starts_from_the_stage_one_checkpoint():
         assert 'full_image' in loader.dataset.pipeline[-1]['meta_keys']
 
 
-@pytest.mark.parametrize('name', ['td-hm-cascade_s2d-hrnetv2-w18-ref-s2d-hrnetv2-small_1xb4-60e_isbi2015-576x448.py',
-                                  'td-hm-cascade_s2d-hrnetv2-w18-ref-s2d-hrnetv2-small-x2_1xb4-60e_isbi2015-576x448.py',
-                                  'td-vote-cascade_s2d-hrnetv2-w18-ref-s2d-hrnetv2-small_1xb4-60e_isbi2015-576x448.py'])
+@pytest.mark.parametrize('name', [
+    'td-hm-cascade_s2d-hrnetv2-w18-ref-s2d-hrnetv2-small_1xb4-60e_isbi2015-576x448.py',
+    'td-hm-cascade_s2d-hrnetv2-w18-ref-s2d-hrnetv2-small-x2_1xb4-60e_isbi2015-576x448.py',
+    'td-vote-cascade_s2d-hrnetv2-w18-ref-s2d-hrnetv2-small_1xb4-60e_isbi2015-576x448.py'])
 def test_cascade_configs_give_model_and_sampler_the_same_patch_settings(name):
     cfg = Config.fromfile(osp.join(REPO, 'configs/isbi2015', name))
     sampler, = [t for t in cfg.train_dataloader.dataset.pipeline

@@ -7,9 +7,9 @@ plus CASCADE's ``refiner.*`` weights to OUT, for a cascade config whose global p
 GLOBAL's model (e.g. configs/isbi2015/td-vote-cascade_*.py for patch voting + refiner).
 With several CASCADE checkpoints (each with one refiner), refiner ``i`` becomes
 ``refiner.i.*``: an ensemble for a config with ``refiner=[...]`` in the same order
-(e.g. configs/isbi2015/td-hm-cascade_s2d-hrnetv2-w18-ref-s2d-hrnetv2-small-x2_*.py). OUT's ``meta.attached``
-names the sources (``global``, ``refiners``), so compare_methods.py can add up the
-training time of every run that went into OUT.
+(e.g. configs/isbi2015/td-hm-cascade_s2d-hrnetv2-w18-ref-s2d-hrnetv2-small-x2_*.py).
+OUT's ``meta.attached`` names the sources (``global``, ``refiners``), so
+compare_methods.py can add up the training time of every run that went into OUT.
 
     python tools/analysis_tools/attach_refiner.py GLOBAL.pth CASCADE.pth [CASCADE2.pth ...] OUT.pth
 """

@@ -25,7 +25,7 @@ test: install
 # per module and the equivalent mutants: docs/mutation.md.
 MUTANTS ?= "mmceph.clinical*" "mmceph.predictor.quality*" "mmceph.evaluation*" "mmceph.core*" \
 	"mmceph.imaging.image_io*" "mmceph.formats.spacing*" \
-	"mmceph.apis.adaptation.x_estimate_offsets*" "mmceph.apis.adaptation.x_apply_offsets*" \
+	"mmceph.apis.adaptation.x_estimate_offsets*" \
 	"mmceph.apis.adaptation.x_offsets_in_mm*" "mmceph.apis.adaptation.x_leave_one_out*" \
 	"mmceph.runtime.onnx_predictor.xǁNormaliserǁ*"
 mutation: install

@@ -1,25 +1,26 @@
-"""The site-adaptation arithmetic (mmceph.apis.adaptation) on numbers small enough to
-compute by hand: the offsets a prediction gets, their size in mm, the leave-one-out
-check's rounding and units, the minimum number of labelled images. Model-free: the
-mutation tests' runner (docs/mutation.md); tests/test_tools/test_adapt.py runs the tool."""
+"""The site-adaptation arithmetic (mmceph.apis.adaptation, mmceph.core.site_offsets) on
+numbers small enough to compute by hand: the offsets a prediction gets, their size in mm,
+the leave-one-out check's rounding and units, the minimum number of labelled images.
+Model-free: the mutation tests' runner (docs/mutation.md); tests/test_tools/test_adapt.py
+runs the tool."""
 import numpy as np
 import pytest
 
 from mmceph.apis.adaptation import (
     MIN_IMAGES,
     AdaptationError,
-    apply_offsets,
     estimate_offsets,
     leave_one_out,
     offsets_in_mm,
 )
+from mmceph.core.site_offsets import add_site_offsets
 
 
-def test_apply_offsets_scales_each_axis_by_its_own_crop_size():
+def test_site_offsets_scale_each_axis_by_its_own_crop_size():
     pred = np.array([[[10.0, 20.0], [0.0, 0.0]], [[1.0, 1.0], [2.0, 2.0]]])
     offsets = np.array([[0.1, -0.2], [0.5, 0.25]])
     scale = np.array([[100.0, 200.0], [10.0, 40.0]])     # (width, height) per image
-    out = apply_offsets(pred, offsets, scale)
+    out = add_site_offsets(pred, offsets, scale, dtype=np.float64)
     np.testing.assert_array_equal(out, [[[20.0, -20.0], [50.0, 50.0]],
                                         [[2.0, -7.0], [7.0, 12.0]]])
     np.testing.assert_array_equal(pred[0, 0], [10.0, 20.0])   # input left as it was
@@ -79,12 +80,16 @@ def test_leave_one_out_by_hand_in_pixels_and_mm():
     assert check['unit'] == 'px' and check['mre_unadapted'] == 11.5
 
 
-def test_leave_one_out_rounds_to_four_decimals_and_needs_min_images_plus_one():
+def test_leave_one_out_rounds_to_four_decimals_and_starts_at_min_images():
     pred, gt, visible, scale = _shifted()
     gt[..., 1] = 1e-5                                 # below the rounding
     check = leave_one_out(pred, gt, visible, scale)
     assert check['mre_unadapted'] == 11.5 and check['change'] == -10.0
-    visible[0, 0] = 0                                 # 3 labelled: MIN_IMAGES + 1 is 4
+    visible[0, 0] = 0         # 3 labelled (x = 11, 12, 13 px) = MIN_IMAGES: each image is
+    # scored with the median of the other two: |11-12.5|, |12-12|, |13-11.5| -> mean 1.0
+    assert leave_one_out(pred, gt, visible, scale) == dict(
+        unit='px', mre_unadapted=12.0, mre_adapted=1.0, change=-11.0)
+    visible[1, 0] = 0                                 # 2 labelled: below the minimum
     assert leave_one_out(pred, gt, visible, scale) is None
 
 

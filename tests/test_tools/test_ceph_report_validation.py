@@ -5,13 +5,15 @@ import copy
 import json
 
 import pytest
-from test_ceph_report import report, tiny_dump
+from test_ceph_report import cli, tiny_dump
+
+from mmceph.formats.predictions import load_predictions
 
 
 def refused(tmp_path, capsys, dump):
     path = tmp_path / 'dump.json'
     path.write_text(json.dumps(dump))
-    assert report.main([str(path), '--out-dir', str(tmp_path / 'o')]) == 2
+    assert cli([str(path), '--out-dir', str(tmp_path / 'o')]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(path) in err
     assert not (tmp_path / 'o').exists()
@@ -59,4 +61,4 @@ def test_the_values_just_inside_are_accepted(tmp_path, spacing):
     dump['images'][1]['pixel_spacing'] = spacing
     path = tmp_path / 'dump.json'
     path.write_text(json.dumps(copy.deepcopy(dump)))
-    assert report.load_dump(str(path))['images'][1]['pixel_spacing'] == spacing
+    assert load_predictions(str(path))['images'][1]['pixel_spacing'] == spacing

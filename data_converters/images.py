@@ -13,7 +13,7 @@ from PIL import Image
 from mmceph.formats.images import RASTER_EXTENSIONS as IMAGE_EXTENSIONS  # converters: no DICOM
 
 from .errors import ConversionError
-from .output import drop_duplicates, duplicate_groups
+from .writer.dataset import drop_duplicates, duplicate_groups
 
 
 def list_images(folder):

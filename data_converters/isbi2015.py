@@ -35,11 +35,11 @@ import re
 import numpy as np
 from tqdm import tqdm
 
-from .coco import ImageRecord
 from .errors import ConversionError, read_utf8_text
 from .images import add_dedupe_arg, image_size, list_images, warn_duplicates
 from .landmarks import names_and_skeleton
-from .output import add_output_args, write_dataset
+from .writer.coco import ImageRecord
+from .writer.dataset import add_output_args, write_dataset
 
 SPLIT_FOLDERS = {'train': 'TrainingData', 'test1': 'Test1Data', 'test2': 'Test2Data'}
 ANNOTATOR_FOLDERS = {'senior': '400_senior', 'junior': '400_junior'}

@@ -44,13 +44,13 @@ from tqdm import tqdm
 
 from mmceph.formats.spacing import spacing_problem
 
-from .coco import ImageRecord
 from .errors import ConversionError
 from .images import add_dedupe_arg, warn_duplicates
 from .landmarks import names_and_skeleton
-from .output import add_output_args, swap_in_folder, write_dataset
 from .safe_pickle import load_dataframe
 from .splits import seed_arg, seeded_split
+from .writer.coco import ImageRecord
+from .writer.dataset import add_output_args, swap_in_folder, write_dataset
 
 SET_NAMES = {'train': 'train', 'dev': 'val', 'val': 'val', 'valid': 'val',
              'validation': 'val', 'test': 'test'}

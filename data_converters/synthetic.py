@@ -19,9 +19,9 @@ from tqdm import tqdm
 
 from mmceph.formats.spacing import SPACING_RANGE_MM, check_spacing_mm
 
-from .coco import ImageRecord
 from .landmarks import names_and_skeleton
-from .output import add_output_args, write_dataset
+from .writer.coco import ImageRecord
+from .writer.dataset import add_output_args, write_dataset
 
 # Mean ISBI 2015 shape (senior annotations, 300 images) in normalised image coordinates.
 MEAN_SHAPE = np.array([

@@ -37,11 +37,11 @@ from tqdm import tqdm
 
 from mmceph.formats.spacing import spacing_problem
 
-from .coco import ImageRecord
 from .errors import ConversionError, read_utf8_text
 from .images import add_dedupe_arg, find_image, image_size, warn_duplicates
 from .landmarks import load, names_and_skeleton
-from .output import add_output_args, write_dataset
+from .writer.coco import ImageRecord
+from .writer.dataset import add_output_args, write_dataset
 
 SPLIT_PATTERNS = {'train': r'train.*\.csv', 'valid': r'val.*\.csv', 'test': r'test.*\.csv'}
 

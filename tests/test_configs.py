@@ -12,7 +12,7 @@ from mmengine.registry import init_default_scope
 from mmpose.registry import DATASETS, MODELS
 
 import mmceph.registration  # noqa: F401
-from data_converters.coco import ImageRecord, to_coco, write_json_atomic
+from data_converters.writer.coco import ImageRecord, to_coco, write_json_atomic
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(p for p in glob.glob(osp.join(REPO, 'configs', '*', '*.py'))

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from data_converters.coco import ImageRecord, to_coco, write_json_atomic
+from data_converters.writer.coco import ImageRecord, to_coco, write_json_atomic
 from mmceph.datasets import ISBI2015Dataset
 from mmceph.formats.roi_prior import save_roi_prior
 

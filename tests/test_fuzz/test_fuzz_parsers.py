@@ -553,7 +553,7 @@ def test_coco_validator_unreadable_files(tmp_path, data, expected):
 
 
 def test_coco_validator_accepts_converter_output(tmp_path):
-    from data_converters.coco import ImageRecord, to_coco
+    from data_converters.writer.coco import ImageRecord, to_coco
     from mmceph.formats.coco import load_coco_json
     kp = np.full((19, 2), np.nan)
     kp[:5] = 3.0

@@ -16,7 +16,7 @@ from tiny_models import TINY_HRNET
 import mmceph  # noqa: F401
 import mmceph.models.heads.two_stage_regression_head  # noqa: F401  (registers the head)
 import mmceph.models.necks.semantic_fusion  # noqa: F401  (registers the neck)
-from data_converters.coco import ImageRecord, to_coco, write_json_atomic
+from data_converters.writer.coco import ImageRecord, to_coco, write_json_atomic
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'isbi2015',

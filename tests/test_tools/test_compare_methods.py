@@ -54,7 +54,7 @@ def test_rescore_against_another_reference(tmp_path):
     """The same predictions scored against another annotation of the same images."""
     import json
 
-    from data_converters.coco import ImageRecord, to_coco
+    from data_converters.writer.coco import ImageRecord, to_coco
     from mmceph.evaluation.rescore import rescore
     names = [f'p{i}' for i in range(3)]
     gt = np.array([[10.0, 10.0], [20.0, 20.0], [30.0, 30.0]])

@@ -14,7 +14,7 @@ import numpy as np
 from mmceph.formats.coco import coco_annotation, coco_category, coco_document, coco_image
 from mmceph.utils.atomic import write_atomic
 
-from .errors import ConversionError
+from ..errors import ConversionError
 
 
 @dataclass

@@ -23,8 +23,8 @@ from collections import defaultdict
 
 import numpy as np
 
+from ..errors import ConversionError
 from .coco import to_coco, write_json_atomic
-from .errors import ConversionError
 from .roi import (
     apply_roi,
     apply_roi_upstream,

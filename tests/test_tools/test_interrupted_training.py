@@ -173,3 +173,14 @@ def test_resume_falls_back_when_last_checkpoint_names_a_deleted_file(tmp_path, c
     (tmp_path / 'epoch_2.pth').write_bytes(b'z')                    # the normal case
     assert resumable_checkpoint(str(tmp_path)) is None
     assert resumable_checkpoint(str(tmp_path / 'missing')) is None
+
+
+def test_resume_finds_a_checkpoint_saved_just_before_the_kill(tmp_path, capsys):
+    """last_checkpoint is written just after the checkpoint: a job killed in between
+    leaves a complete epoch and no pointer; --resume continues from it instead of
+    training again from scratch (MMEngine alone would)."""
+    from mmceph.engine.resume import resumable_checkpoint
+    assert resumable_checkpoint(str(tmp_path)) is None              # a fresh work dir
+    (tmp_path / 'epoch_1.pth').write_bytes(b'x')
+    assert resumable_checkpoint(str(tmp_path)) == str(tmp_path / 'epoch_1.pth')
+    assert 'last_checkpoint is missing' in capsys.readouterr().err

@@ -2,6 +2,8 @@
 computed by hand: colour order, bit depths, windows, DICOM spacing order and bounds, the
 pixel limit at its exact value. Model-free: the mutation tests' runner (docs/mutation.md);
 tests/test_tools/test_infer_guarantees.py checks the same promises through infer.py."""
+import os
+
 import cv2
 import numpy as np
 import pytest
@@ -433,7 +435,7 @@ def test_single_frame_formats_without_frame_count_say_one_frame(tmp_path):
         assert loaded.pixels.shape == (2, 3)
 
 
-@pytest.mark.parametrize('orientation', [0, 8, 9])
+@pytest.mark.parametrize('orientation', [0, 2, 8, 9])
 def test_exif_orientation_at_the_ends_of_its_range(tmp_path, orientation):
     stored = np.zeros((2, 3), np.uint8)
     stored[0, 0] = 255
@@ -441,7 +443,10 @@ def test_exif_orientation_at_the_ends_of_its_range(tmp_path, orientation):
     exif[0x0112] = orientation
     Image.fromarray(stored).save(tmp_path / 'o.png', exif=exif)
     loaded = read_image(tmp_path / 'o.png')
-    if orientation == 8:            # shown turned 90 degrees counter-clockwise
+    if orientation == 2:            # shown mirrored left-right
+        assert loaded.exif_orientation == 2
+        np.testing.assert_array_equal(loaded.pixels, np.fliplr(stored))
+    elif orientation == 8:          # shown turned 90 degrees counter-clockwise
         assert loaded.exif_orientation == 8
         np.testing.assert_array_equal(loaded.pixels, np.rot90(stored))
     else:                           # 0 and 9 are not orientations: stored as displayed
@@ -461,3 +466,60 @@ def test_our_pixel_limit_replaces_pils_and_pils_is_restored(tmp_path):
         assert Image.MAX_IMAGE_PIXELS == 10
     finally:
         Image.MAX_IMAGE_PIXELS = before
+
+
+def test_8_bit_values_in_a_wider_integer_are_not_stretched():
+    # max 255 < 2**8: the 8-bit range 0..255, so every value maps to itself
+    values = np.arange(256, dtype=np.uint16).reshape(16, 16)
+    np.testing.assert_array_equal(to_uint8_bgr(values)[..., 0], values)
+    np.testing.assert_array_equal(to_uint8_bgr(values.astype(np.int32))[..., 0], values)
+
+
+def test_a_float_image_in_0_to_1_uses_the_full_range():
+    values = np.linspace(0.0, 1.0, 201).reshape(1, -1)
+    lo, hi = 0.005, 0.995                                       # the 0.5/99.5 percentiles
+    expected = np.round(np.clip((values[0] - lo) / (hi - lo) * 255, 0, 255))
+    out = to_uint8_bgr(values)[0, :, 0]
+    np.testing.assert_array_equal(out, expected)
+    assert out[1] == 0 and out[100] == 128 and out[-2] == 255
+
+
+def test_a_double_float_dicom_keeps_its_values(tmp_path):
+    values = np.array([[0.5, 1.0, 2.0], [3.0, 4.0, 5.0]])
+    write_dicom(tmp_path / 'f.dcm', np.zeros((2, 3)), (0.1, 0.1))
+    _rewrite(tmp_path / 'f.dcm', PixelData=None, BitsStored=None, HighBit=None,
+             PixelRepresentation=None, BitsAllocated=64,
+             DoubleFloatPixelData=values.astype('<f8').tobytes())
+    pixels = read_image(tmp_path / 'f.dcm').pixels
+    assert pixels.dtype == np.float64
+    np.testing.assert_array_equal(pixels, values)
+
+
+def test_a_dicom_spacing_that_is_text_is_reported_and_the_image_still_read(tmp_path):
+    write_dicom(tmp_path / 'x.dcm', np.ones((2, 3)), (0.1, 0.1))
+    data = (tmp_path / 'x.dcm').read_bytes()
+    assert data.count(b'0.1\\0.1 ') == 1
+    (tmp_path / 't.dcm').write_bytes(data.replace(b'0.1\\0.1 ', b'abc\\def '))
+    loaded = read_image(tmp_path / 't.dcm')
+    assert loaded.pixels.shape == (2, 3) and loaded.spacing is None
+    assert loaded.spacing_error == ('''DICOM PixelSpacing "['abc', 'def']" is not two '''
+                                    'numbers of mm per pixel between 0.01 and 5')
+
+
+def test_the_refused_pixel_count_is_rounded_to_a_tenth_of_a_million(tmp_path):
+    # read from the header, before any pixel is decoded: 3457 x 593 = 2 050 001 -> 2.1
+    write_dicom(tmp_path / 'big.dcm', np.zeros((2, 2)), (0.1, 0.1))
+    _rewrite(tmp_path / 'big.dcm', Rows=593, Columns=3457)
+    with pytest.raises(ImageReadError) as info:
+        read_image(tmp_path / 'big.dcm', max_pixels=2_000_000)
+    assert str(info.value) == (f'{tmp_path / "big.dcm"}: 3457x593 = 2.1 million pixels, more '
+                               'than the limit of 2 million (a decompression bomb?); raise '
+                               'it with --max-pixels if the image is genuine')
+
+
+@pytest.mark.skipif(not os.path.isfile('/proc/self/mem'), reason='Linux /proc only')
+def test_a_file_that_cannot_be_read_is_named_with_the_system_reason():
+    # /proc/self/mem is a file whose first bytes (address 0) cannot be read: EIO
+    with pytest.raises(ImageReadError) as info:
+        read_image('/proc/self/mem')
+    assert str(info.value) == '/proc/self/mem: cannot read the file (Input/output error)'

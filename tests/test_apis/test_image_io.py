@@ -519,7 +519,13 @@ def test_the_refused_pixel_count_is_rounded_to_a_tenth_of_a_million(tmp_path):
 
 @pytest.mark.skipif(not os.path.isfile('/proc/self/mem'), reason='Linux /proc only')
 def test_a_file_that_cannot_be_read_is_named_with_the_system_reason():
-    # /proc/self/mem is a file whose first bytes (address 0) cannot be read: EIO
+    # /proc/self/mem is a file whose first bytes (address 0) cannot be read (EIO on Linux)
+    try:
+        with open('/proc/self/mem', 'rb') as f:
+            f.read(132)
+        pytest.skip('this kernel lets address 0 be read')
+    except OSError as err:
+        reason = err.strerror
     with pytest.raises(ImageReadError) as info:
         read_image('/proc/self/mem')
-    assert str(info.value) == '/proc/self/mem: cannot read the file (Input/output error)'
+    assert str(info.value) == f'/proc/self/mem: cannot read the file ({reason})'

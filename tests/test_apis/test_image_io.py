@@ -2,6 +2,8 @@
 computed by hand: colour order, bit depths, windows, DICOM spacing order and bounds, the
 pixel limit at its exact value. Model-free: the mutation tests' runner (docs/mutation.md);
 tests/test_tools/test_infer_guarantees.py checks the same promises through infer.py."""
+import os
+
 import cv2
 import numpy as np
 import pytest
@@ -244,3 +246,286 @@ def test_loaded_image_defaults():
     image = LoadedImage(np.zeros((1, 1), np.uint8))
     assert (image.spacing, image.spacing_source, image.spacing_error, image.frame,
             image.frames, image.exif_orientation) == (None, None, None, 0, 1, 1)
+
+
+# ------------------------------------------- what mutation testing found unguarded
+def _rewrite(path, **tags):
+    """Re-save the DICOM ``path`` with ``tags`` set (a value of None deletes the tag)."""
+    import pydicom
+    ds = pydicom.dcmread(path)
+    for k, v in tags.items():
+        if v is None:
+            delattr(ds, k)
+        else:
+            setattr(ds, k, v)
+    ds.save_as(path, enforce_file_format=True)
+    return path
+
+
+def _reason(err, prefix):
+    """What the library said, as quoted in our one-line error after ``prefix``."""
+    message = str(err)
+    assert message.startswith(prefix) and message.endswith(')')
+    return message[len(prefix):-1]
+
+
+def test_a_dicom_is_recognised_by_its_preamble_or_its_extension(tmp_path):
+    pixels = np.array([[1, 2, 3]])
+    write_dicom(tmp_path / 'scan', pixels, (0.1, 0.1))           # no extension: 'DICM'
+    np.testing.assert_array_equal(read_image(tmp_path / 'scan').pixels, pixels)
+    # without the preamble, the extension (any case) still sends it to the DICOM reader,
+    # whose message tells the user what is wrong
+    for name in ('JUNK.DCM', 'junk.dicom', 'junk.dcm'):
+        (tmp_path / name).write_bytes(b'\0' * 200)
+        with pytest.raises(ImageReadError) as info:
+            read_image(tmp_path / name)
+        reason = _reason(info.value, f'{tmp_path / name}: not a readable DICOM file (')
+        # pydicom's reason, cut at 120 characters so the line stays readable
+        assert reason == ("File is missing DICOM File Meta Information header or the 'DICM' "
+                          "prefix is missing from the header. Use force=True to fo")
+        assert len(reason) == 120
+    (tmp_path / 'junk.img').write_bytes(b'\0' * 200)
+    with pytest.raises(ImageReadError, match='junk.img: not a readable image'):
+        read_image(tmp_path / 'junk.img')
+
+
+def test_an_undecodable_dicom_names_the_file_and_the_reason_cut_at_120(tmp_path):
+    path = tmp_path / 'short.dcm'
+    write_dicom(path, np.ones((2, 3)), (0.1, 0.1))
+    _rewrite(path, PixelData=b'\0' * 4)                          # 12 bytes expected
+    with pytest.raises(ImageReadError) as info:
+        read_image(path)
+    reason = _reason(info.value, f'{path}: not a readable DICOM file (')
+    assert len(reason) == 120
+    assert reason.startswith('The number of bytes of pixel data is less than expected '
+                             '(4 vs 12 bytes)')
+
+
+def test_a_pil_reason_is_cut_at_120_characters(tmp_path):
+    path = tmp_path / ('n' * 150 + '.png')
+    path.write_bytes(b'not an image')
+    with pytest.raises(ImageReadError) as info:
+        read_image(path)
+    reason = _reason(info.value, f'{path}: not a readable image (corrupt, truncated or '
+                                 'unsupported format: ')
+    assert reason == f"cannot identify image file {str(path)!r}"[:120]
+
+
+def test_a_dicom_pixel_limit_counts_columns_by_rows(tmp_path):
+    write_dicom(tmp_path / 'x.dcm', np.zeros((2, 3)), (0.1, 0.1))
+    assert read_image(tmp_path / 'x.dcm', max_pixels=6).pixels.shape == (2, 3)
+    with pytest.raises(ImageReadError) as info:
+        read_image(tmp_path / 'x.dcm', max_pixels=5)
+    assert str(info.value) == (f'{tmp_path / "x.dcm"}: 3x2 = 0.0 million pixels, more than '
+                               'the limit of 5e-06 million (a decompression bomb?); raise '
+                               'it with --max-pixels if the image is genuine')
+
+
+def test_a_multi_frame_dicom_gives_its_first_frame_and_says_so(tmp_path):
+    stack = np.stack([np.full((2, 3), 10), np.full((2, 3), 20)])
+    write_dicom(tmp_path / 'm.dcm', stack[0], (0.1, 0.1))
+    _rewrite(tmp_path / 'm.dcm', NumberOfFrames=2, PixelData=stack.astype('<u2').tobytes())
+    loaded = read_image(tmp_path / 'm.dcm')
+    assert (loaded.frame, loaded.frames) == (0, 2)
+    np.testing.assert_array_equal(loaded.pixels, stack[0])
+    # NumberOfFrames 0 (seen in the wild): one frame, as pydicom decodes it
+    write_dicom(tmp_path / 'z.dcm', stack[1], (0.1, 0.1))
+    _rewrite(tmp_path / 'z.dcm', NumberOfFrames=0)
+    loaded = read_image(tmp_path / 'z.dcm')
+    assert loaded.frames == 1
+    np.testing.assert_array_equal(loaded.pixels, stack[1])
+
+
+def test_a_one_pixel_dicom_and_png_are_read(tmp_path):
+    write_dicom(tmp_path / 'one.dcm', np.array([[7]]), (0.1, 0.1))
+    np.testing.assert_array_equal(read_image(tmp_path / 'one.dcm').pixels, [[7]])
+    cv2.imwrite(str(tmp_path / 'one.png'), np.array([[9]], np.uint8))
+    np.testing.assert_array_equal(read_image(tmp_path / 'one.png').pixels, [[9]])
+
+
+def test_a_colour_dicom_comes_back_bgr_without_a_grey_window(tmp_path):
+    rgb = np.zeros((2, 3, 3), np.uint8)
+    rgb[..., 0], rgb[..., 1], rgb[..., 2] = 200, 100, 50           # R, G, B
+    rgb[1, 2] = (1, 2, 3)
+    write_dicom(tmp_path / 'c.dcm', np.zeros((2, 3)), (0.1, 0.2))
+    # a window on a colour file is not applied (grey only): the pixels stay as stored
+    _rewrite(tmp_path / 'c.dcm', SamplesPerPixel=3, PhotometricInterpretation='RGB',
+             PlanarConfiguration=0, BitsAllocated=8, BitsStored=8, HighBit=7,
+             WindowCenter='100', WindowWidth='10', PixelData=rgb.tobytes())
+    loaded = read_image(tmp_path / 'c.dcm')
+    assert loaded.pixels.shape == (2, 3, 3) and loaded.pixels.dtype == np.uint8
+    np.testing.assert_array_equal(loaded.pixels, rgb[..., ::-1])     # B, G, R
+    assert loaded.pixels.flags['C_CONTIGUOUS']
+    assert loaded.spacing == (0.2, 0.1) and loaded.frames == 1
+    # two colour frames: the first, (H, W, 3)
+    second = np.full_like(rgb, 90)
+    _rewrite(tmp_path / 'c.dcm', NumberOfFrames=2,
+             PixelData=np.stack([rgb, second]).tobytes())
+    loaded = read_image(tmp_path / 'c.dcm')
+    assert (loaded.frame, loaded.frames) == (0, 2)
+    np.testing.assert_array_equal(loaded.pixels, rgb[..., ::-1])
+
+
+def test_the_first_spacing_tag_present_decides_even_when_invalid(tmp_path):
+    write_dicom(tmp_path / 's.dcm', np.ones((2, 2)), (0.2, 0.3))
+    _rewrite(tmp_path / 's.dcm', ImagerPixelSpacing=['0.4', '0.5'])
+    loaded = read_image(tmp_path / 's.dcm')
+    assert loaded.spacing == (0.3, 0.2) and loaded.spacing_source == 'DICOM PixelSpacing'
+    # an invalid PixelSpacing is reported, not silently replaced by the detector's
+    _rewrite(tmp_path / 's.dcm', PixelSpacing=['0.1', '0.1', '0.1'])
+    loaded = read_image(tmp_path / 's.dcm')
+    assert (loaded.spacing, loaded.spacing_source) == (None, None)
+    assert loaded.spacing_error == ("DICOM PixelSpacing '[0.1, 0.1, 0.1]' is not two numbers "
+                                    'of mm per pixel between 0.01 and 5')
+
+
+def test_a_long_spacing_value_is_shown_cut_at_60_characters(tmp_path):
+    write_dicom(tmp_path / 's.dcm', np.ones((2, 2)), ['0.123456789012345'] * 4)
+    value = "'[0.123456789012345, 0.123456789012345, 0.123456789012345, 0.123456789012345]'"
+    shown = value[:60]
+    assert shown.endswith(', 0')
+    assert read_image(tmp_path / 's.dcm').spacing_error == (
+        f'DICOM PixelSpacing {shown} is not two numbers of mm per pixel between 0.01 and 5')
+
+
+def test_dicom_window_defaults_and_its_smallest_width(tmp_path):
+    pixels = np.array([[0, 100, 200, 300]])
+    # no RescaleSlope/Intercept: slope 1, intercept 0; window 0..400
+    loaded = _dicom(tmp_path, pixels, WindowCenter='200', WindowWidth='400')
+    np.testing.assert_array_equal(loaded.pixels, [[0, 64, 128, 191]])   # 63.75, 127.5, 191.25
+    # empty RescaleSlope/Intercept read as 1 and 0 too
+    loaded = _dicom(tmp_path, pixels, WindowCenter='200', WindowWidth='400',
+                    RescaleSlope='', RescaleIntercept='')
+    np.testing.assert_array_equal(loaded.pixels, [[0, 64, 128, 191]])
+    # width exactly 1 is a window: 99.5..100.5, so 100 -> 127.5 -> 128
+    loaded = _dicom(tmp_path, pixels, WindowCenter='100', WindowWidth='1')
+    assert loaded.pixels.dtype == np.uint8
+    np.testing.assert_array_equal(loaded.pixels, [[0, 128, 255, 255]])
+    # several windows: the first is used
+    loaded = _dicom(tmp_path, pixels, WindowCenter=['200', '0'], WindowWidth=['400', '2'])
+    np.testing.assert_array_equal(loaded.pixels, [[0, 64, 128, 191]])
+
+
+def test_pil_modes_with_alpha_and_transparency_keep_it(tmp_path):
+    Image.fromarray(np.array([[[10, 0], [20, 255]]], np.uint8), 'LA').save(tmp_path / 'la.png')
+    np.testing.assert_array_equal(read_image(tmp_path / 'la.png').pixels,
+                                  [[[10, 10, 10, 0], [20, 20, 20, 255]]])
+    pal = Image.new('P', (2, 1))
+    pal.putpalette([255, 0, 0, 0, 0, 255] + [0] * 762)                 # 0: red, 1: blue
+    pal.putpixel((1, 0), 1)
+    pal.save(tmp_path / 'pt.png', transparency=0)                      # red is transparent
+    np.testing.assert_array_equal(read_image(tmp_path / 'pt.png').pixels,
+                                  [[[0, 0, 255, 0], [255, 0, 0, 255]]])   # BGRA
+
+
+def test_big_endian_16_bit_tiff_comes_back_native_uint16(tmp_path):
+    Image.fromarray(np.array([[1, 258]], '>u2')).save(tmp_path / 'be.tif')
+    assert Image.open(tmp_path / 'be.tif').mode == 'I;16B'
+    pixels = read_image(tmp_path / 'be.tif').pixels
+    assert pixels.dtype == np.dtype('=u2') and pixels.dtype.isnative
+    np.testing.assert_array_equal(pixels, [[1, 258]])
+    assert to_uint8_bgr(pixels)[0, 1, 0] == round(258 / 1023 * 255)     # 10-bit range
+
+
+def test_single_frame_formats_without_frame_count_say_one_frame(tmp_path):
+    for name in ('a.bmp', 'a.jpg'):
+        Image.new('L', (3, 2), 128).save(tmp_path / name)
+        loaded = read_image(tmp_path / name)
+        assert (loaded.frame, loaded.frames, loaded.exif_orientation) == (0, 1, 1)
+        assert loaded.pixels.shape == (2, 3)
+
+
+@pytest.mark.parametrize('orientation', [0, 2, 8, 9])
+def test_exif_orientation_at_the_ends_of_its_range(tmp_path, orientation):
+    stored = np.zeros((2, 3), np.uint8)
+    stored[0, 0] = 255
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(stored).save(tmp_path / 'o.png', exif=exif)
+    loaded = read_image(tmp_path / 'o.png')
+    if orientation == 2:            # shown mirrored left-right
+        assert loaded.exif_orientation == 2
+        np.testing.assert_array_equal(loaded.pixels, np.fliplr(stored))
+    elif orientation == 8:          # shown turned 90 degrees counter-clockwise
+        assert loaded.exif_orientation == 8
+        np.testing.assert_array_equal(loaded.pixels, np.rot90(stored))
+    else:                           # 0 and 9 are not orientations: stored as displayed
+        assert loaded.exif_orientation == 1
+        np.testing.assert_array_equal(loaded.pixels, stored)
+
+
+def test_our_pixel_limit_replaces_pils_and_pils_is_restored(tmp_path):
+    cv2.imwrite(str(tmp_path / 'x.png'), np.zeros((20, 30), np.uint8))
+    before = Image.MAX_IMAGE_PIXELS
+    try:
+        Image.MAX_IMAGE_PIXELS = 10          # PIL would refuse 600 pixels (> 2 x 10)
+        assert read_image(tmp_path / 'x.png', max_pixels=600).pixels.shape == (20, 30)
+        assert Image.MAX_IMAGE_PIXELS == 10
+        with pytest.raises(ImageReadError):
+            read_image(tmp_path / 'x.png', max_pixels=599)
+        assert Image.MAX_IMAGE_PIXELS == 10
+    finally:
+        Image.MAX_IMAGE_PIXELS = before
+
+
+def test_8_bit_values_in_a_wider_integer_are_not_stretched():
+    # max 255 < 2**8: the 8-bit range 0..255, so every value maps to itself
+    values = np.arange(256, dtype=np.uint16).reshape(16, 16)
+    np.testing.assert_array_equal(to_uint8_bgr(values)[..., 0], values)
+    np.testing.assert_array_equal(to_uint8_bgr(values.astype(np.int32))[..., 0], values)
+
+
+def test_a_float_image_in_0_to_1_uses_the_full_range():
+    values = np.linspace(0.0, 1.0, 201).reshape(1, -1)
+    lo, hi = 0.005, 0.995                                       # the 0.5/99.5 percentiles
+    expected = np.round(np.clip((values[0] - lo) / (hi - lo) * 255, 0, 255))
+    out = to_uint8_bgr(values)[0, :, 0]
+    np.testing.assert_array_equal(out, expected)
+    assert out[1] == 0 and out[100] == 128 and out[-2] == 255
+
+
+def test_a_double_float_dicom_keeps_its_values(tmp_path):
+    values = np.array([[0.5, 1.0, 2.0], [3.0, 4.0, 5.0]])
+    write_dicom(tmp_path / 'f.dcm', np.zeros((2, 3)), (0.1, 0.1))
+    _rewrite(tmp_path / 'f.dcm', PixelData=None, BitsStored=None, HighBit=None,
+             PixelRepresentation=None, BitsAllocated=64,
+             DoubleFloatPixelData=values.astype('<f8').tobytes())
+    pixels = read_image(tmp_path / 'f.dcm').pixels
+    assert pixels.dtype == np.float64
+    np.testing.assert_array_equal(pixels, values)
+
+
+def test_a_dicom_spacing_that_is_text_is_reported_and_the_image_still_read(tmp_path):
+    write_dicom(tmp_path / 'x.dcm', np.ones((2, 3)), (0.1, 0.1))
+    data = (tmp_path / 'x.dcm').read_bytes()
+    assert data.count(b'0.1\\0.1 ') == 1
+    (tmp_path / 't.dcm').write_bytes(data.replace(b'0.1\\0.1 ', b'abc\\def '))
+    loaded = read_image(tmp_path / 't.dcm')
+    assert loaded.pixels.shape == (2, 3) and loaded.spacing is None
+    assert loaded.spacing_error == ('''DICOM PixelSpacing "['abc', 'def']" is not two '''
+                                    'numbers of mm per pixel between 0.01 and 5')
+
+
+def test_the_refused_pixel_count_is_rounded_to_a_tenth_of_a_million(tmp_path):
+    # read from the header, before any pixel is decoded: 3457 x 593 = 2 050 001 -> 2.1
+    write_dicom(tmp_path / 'big.dcm', np.zeros((2, 2)), (0.1, 0.1))
+    _rewrite(tmp_path / 'big.dcm', Rows=593, Columns=3457)
+    with pytest.raises(ImageReadError) as info:
+        read_image(tmp_path / 'big.dcm', max_pixels=2_000_000)
+    assert str(info.value) == (f'{tmp_path / "big.dcm"}: 3457x593 = 2.1 million pixels, more '
+                               'than the limit of 2 million (a decompression bomb?); raise '
+                               'it with --max-pixels if the image is genuine')
+
+
+@pytest.mark.skipif(not os.path.isfile('/proc/self/mem'), reason='Linux /proc only')
+def test_a_file_that_cannot_be_read_is_named_with_the_system_reason():
+    # /proc/self/mem is a file whose first bytes (address 0) cannot be read (EIO on Linux)
+    try:
+        with open('/proc/self/mem', 'rb') as f:
+            f.read(132)
+        pytest.skip('this kernel lets address 0 be read')
+    except OSError as err:
+        reason = err.strerror
+    with pytest.raises(ImageReadError) as info:
+        read_image('/proc/self/mem')
+    assert str(info.value) == f'/proc/self/mem: cannot read the file ({reason})'

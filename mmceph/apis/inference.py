@@ -74,8 +74,13 @@ def _provenance(config, checkpoint, device):
 
 def _use_load_cephalogram(cfg):
     """Make the test pipeline read images with the one intensity mapping, whatever the
-    config says (a config written for MMPose's ``LoadImage`` still works)."""
+    config says (a config written for MMPose's ``LoadImage`` still works), and crop the
+    box the predictor gives: ``ApplyRoiPrior`` (which would replace it by the dataset's ROI
+    prior) is dropped, because :meth:`PredictorBase.roi_bbox` already computes that box
+    and test-time views (:mod:`mmceph.predictor.averaging`) move it."""
     pipeline = cfg.test_dataloader.dataset.pipeline
     for i, step in enumerate(pipeline):
         if step.get('type') in ('LoadImage', 'mmpose.LoadImage'):
             pipeline[i] = dict(type='LoadCephalogram')
+    pipeline[:] = [s for s in pipeline if s.get('type') not in ('ApplyRoiPrior',
+                                                                'mmceph.ApplyRoiPrior')]

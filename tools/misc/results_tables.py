@@ -159,6 +159,9 @@ def recipes_table(folders):
     head = ['recipe', 'trained on', 'MRE vs senior (SDR 2 mm)',
             'MRE vs mean of both (SDR 2 mm)', 'GFLOPs', 'inference s/image (PyTorch / ONNX)',
             'training (2-core CPU)', 'config']
+    selections = _selections(picked)
+    if len(selections) > 1:                    # rows chosen differently: say it per row
+        head.append('checkpoint selection')
     lines = [_row(head), _row(['---'] * len(head))]
     for m in picked:
         meta, results = m['Metadata'], _results(m)
@@ -174,9 +177,13 @@ def recipes_table(folders):
         lines.append(_row([f'**{meta["Recipe"]}**', meta.get('Training Annotation', '—'),
                            mre('senior'), mre('mean of both annotators'),
                            _num(meta.get('FLOPs (G)'), 2), speed,
-                           f'{meta.get("Epochs")} epochs, {_minutes(meta)}', _config(m)]))
-    caption = ('Test split: ' + '; '.join(_test_splits(picked)) + '. Checkpoint selection: '
-               + '; '.join(_selections(picked)) + '. Inference: 2 threads, median seconds per '
+                           f'{meta.get("Epochs")} epochs, {_minutes(meta)}', _config(m)]
+                          + (['; '.join(sorted({r['Checkpoint Selection']
+                                                for r in results.values()}))]
+                             if len(selections) > 1 else [])))
+    caption = ('Test split: ' + '; '.join(_test_splits(picked)) + '. '
+               + (f'Checkpoint selection, every row: {selections[0]}. ' if len(selections) == 1
+                  else '') + 'Inference: 2 threads, median seconds per '
                'image, each row from its own run (the conditions are in metafile.yml).')
     return caption + '\n\n' + '\n'.join(lines)
 

@@ -226,11 +226,11 @@ def test_a_wide_peak_near_the_border_is_not_blurred(side):
 
 
 def test_a_wide_peak_is_refitted_after_the_matched_blur():
-    """Far from the border, a wide peak (width 3.5) with a weaker, narrow neighbour 7 px away (outside the first window,
-    inside the second after the blur): the decoder refits the blurred map in
-    a window of radius round(4.53) = 5, which the blur of sqrt(3.5^2 - 2^2) computed
-    here (scipy's Gaussian filter, zeros beyond the border, and a weighted log-quadratic
-    least-squares fit written out) reproduces."""
+    """Far from the border, a wide peak (width 3.5) with a weaker, narrow neighbour 7 px
+    away (outside the first window, inside the second after the blur): the decoder refits
+    the blurred map in a window of radius round(4.53) = 5, which the blur of
+    sqrt(3.5^2 - 2^2) computed here (scipy's Gaussian filter, zeros beyond the border, and
+    a weighted log-quadratic least-squares fit written out) reproduces."""
     from scipy.ndimage import gaussian_filter
     dec = CompensatedHeatmapDecoder((160, 160), (40, 40))
     centre = (19.3, 20.6)

@@ -4,8 +4,16 @@ import cv2
 import numpy as np
 import pytest
 
-from mmceph.core.warp import (apply_affine, crop, crop_to_image, get_warp_matrix, sample_bilinear,
-                              to_image, topdown_box, warp_patches)
+from mmceph.core.warp import (
+    apply_affine,
+    crop,
+    crop_to_image,
+    get_warp_matrix,
+    sample_bilinear,
+    to_image,
+    topdown_box,
+    warp_patches,
+)
 
 
 def scaled(center, side, out_w, out_h):
@@ -170,7 +178,8 @@ def test_warp_patches_exact_are_the_float_samples():
 
 @pytest.mark.parametrize('exact', [False, True])
 def test_no_centres_give_empty_patches_of_the_right_layout(exact):
-    for image, channels in ((np.zeros((20, 30), np.uint8), 1), (np.zeros((20, 30, 3), np.uint8), 3)):
+    for image, channels in ((np.zeros((20, 30), np.uint8), 1),
+                            (np.zeros((20, 30, 3), np.uint8), 3)):
         patches, warps = warp_patches(image, np.zeros((0, 2)), [], [], (16, 12), exact=exact)
         assert patches.shape == (0, channels, 12, 16)
         assert patches.dtype == (np.float32 if exact else np.uint8)

@@ -110,7 +110,11 @@ def test_sample_bilinear_is_bilinear_with_zeros_outside():
                       scaled((0.2, 8.7), 3.0, 7, 5),         # a corner, enlarged
                       scaled((10.9, 0.4), 4.5, 7, 5),        # the opposite corner
                       scaled((40.0, -30.0), 6.0, 7, 5)])     # far outside: zeros
-    for image in (grey, colour, np.repeat(grey[..., None], 3, 2)):
+    # grey in 3 equal channels (sampled once), and two colour images with one channel pair
+    # equal (B = G, B = R: only all three equal is grey)
+    bg, br = colour.copy(), colour.copy()
+    bg[..., 1], br[..., 2] = bg[..., 0], br[..., 0]
+    for image in (grey, colour, np.repeat(grey[..., None], 3, 2), bg, br):
         out = sample_bilinear(image, warps, (7, 5))
         planes = image.reshape(9, 11, -1)
         assert out.dtype == np.float32 and out.shape == (4, planes.shape[2], 5, 7)
@@ -133,7 +137,8 @@ def test_sample_bilinear_takes_scale_and_shift_only():
         c, s = np.cos(angle), np.sin(angle)
         warp = np.array([[[c, -s, 1.0], [s, c, 2.0]]])
         if refused:
-            with pytest.raises(ValueError, match='unrotated warps'):
+            with pytest.raises(ValueError, match=r'^sample_bilinear takes unrotated warps '
+                                                 r'\(scale and shift only\)$'):
                 sample_bilinear(image, warp, (8, 6))
         else:
             assert sample_bilinear(image, warp, (8, 6)).shape == (1, 1, 6, 8)

@@ -219,8 +219,10 @@ def test_a_wide_peak_near_the_border_is_not_blurred(side):
     beyond the border, a peak near it would be pulled inwards. Within 1.5 x the blurred
     width (sqrt(3.5^2 + 8.25) = 4.53: 7 px) of the border the first fit is kept: exact."""
     dec = CompensatedHeatmapDecoder((160, 160), (40, 40))
-    near = {'left': (6.3, 20.4), 'right': (33.6, 20.4), 'top': (20.4, 6.3),
-            'bottom': (20.4, 33.6)}[side]
+    # integer peaks 6 and 33: one inside the 7-px margin on the left / top, and the first
+    # inside it on the right / bottom (40 - 7)
+    near = {'left': (6.3, 20.4), 'right': (33.3, 20.4), 'top': (20.4, 6.3),
+            'bottom': (20.4, 33.3)}[side]
     kpts, _ = dec.decode(gaussian((40, 40), near, 3.5)[None])
     np.testing.assert_allclose(kpts[0, 0], np.array(near) * 4 + 1.5, atol=2e-3)
 
@@ -249,3 +251,50 @@ def test_a_wide_peak_is_refitted_after_the_matched_blur():
     vertex = np.linalg.solve([[2 * d, f], [f, 2 * e]], [-b, -c]) + [px, py]
     np.testing.assert_allclose(kpts[0, 0], vertex * 4 + 1.5, atol=0.01)
     assert np.linalg.norm(vertex - centre) > 0.05      # the neighbour matters: not trivial
+
+
+def test_six_pixels_are_enough_for_the_fit_five_are_not():
+    """The quadratic has 6 coefficients: 6 pixels of a tilted Gaussian (the rest 0) fit it
+    exactly; with the sixth left out, the 5 give their weighted centroid (by hand)."""
+    dec = CompensatedHeatmapDecoder((64, 64), (16, 16))
+    full = gaussian((16, 16), (8.2, 7.9), None, cov=[[1.5, 0.4], [0.4, 1.2]])
+    six = [(8, 8), (9, 8), (7, 8), (8, 9), (8, 7), (9, 9)]
+    hm = np.zeros((2, 16, 16), np.float32)
+    for x, y in six:
+        hm[0, y, x] = full[y, x]
+    for x, y in six[:5]:
+        hm[1, y, x] = full[y, x]
+    kpts, _ = dec.decode(hm)
+    np.testing.assert_allclose(kpts[0, 0], [8.2 * 4 + 1.5, 7.9 * 4 + 1.5], atol=1e-3)
+    w = np.array([hm[1, y, x] for x, y in six[:5]], float)
+    xs, ys = np.array(six[:5], float).T
+    np.testing.assert_allclose(kpts[0, 1], [(w * xs).sum() / w.sum() * 4 + 1.5,
+                                            (w * ys).sum() / w.sum() * 4 + 1.5], rtol=1e-6)
+
+
+def test_a_pixel_exactly_at_the_threshold_is_left_out():
+    """fit_threshold 0.25 and a peak of exactly 1: a pixel raised to exactly 0.25 (exact in
+    float32) is not above the threshold, so it does not move the fit."""
+    dec = CompensatedHeatmapDecoder((80, 80), (20, 20), fit_threshold=0.25)
+    hm = gaussian((20, 20), (10.0, 10.0), 1.5)
+    hm[10, 10] = 1.0
+    hm[13, 12] = 0.25                                         # the Gaussian's value: 0.08
+    kpts, _ = dec.decode(hm[None].astype(np.float32))
+    np.testing.assert_allclose(kpts[0, 0], [41.5, 41.5], atol=1e-3)
+    hm[13, 12] = 0.2501
+    moved, _ = dec.decode(hm[None].astype(np.float32))
+    assert np.abs(moved[0, 0] - 41.5).max() > 0.01
+
+
+def test_nothing_positive_left_after_the_blur_gives_the_integer_peak():
+    """A wide peak (width 3.5, so it is blurred) ringed by strong negative values 4 to 7
+    px away (network heatmaps can be negative): blurred, nothing in the second window is
+    above 0, so the decoder keeps the integer peak, (20, 20)."""
+    dec = CompensatedHeatmapDecoder((160, 160), (40, 40))
+    hm = gaussian((40, 40), (20.3, 19.6), 3.5)
+    ys, xs = np.mgrid[0:40, 0:40]
+    r = np.hypot(xs - 20, ys - 20)
+    hm[(r >= 4) & (r <= 7)] = -5.0
+    kpts, scores = dec.decode(hm[None].astype(np.float32))
+    np.testing.assert_array_equal(kpts[0, 0], [20 * 4 + 1.5, 20 * 4 + 1.5])
+    assert scores[0, 0] == np.float32(hm[20, 20])

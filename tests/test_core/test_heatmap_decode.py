@@ -298,3 +298,17 @@ def test_nothing_positive_left_after_the_blur_gives_the_integer_peak():
     kpts, scores = dec.decode(hm[None].astype(np.float32))
     np.testing.assert_array_equal(kpts[0, 0], [20 * 4 + 1.5, 20 * 4 + 1.5])
     assert scores[0, 0] == np.float32(hm[20, 20])
+
+
+def test_a_smoothed_maximum_on_a_dark_pixel_is_reported_there_with_score_0():
+    """A pixel of 0 in a ring of 8 bright ones (one brighter: 1.5): blurred by 1 px the
+    dark centre is the maximum (0.67 against 0.55 on the brighter pixel), so its value, 0,
+    is the score, and the position is that pixel, with nothing fitted to the ring."""
+    dec = CompensatedHeatmapDecoder((64, 64), (16, 16))
+    hm = np.zeros((1, 16, 16), np.float32)
+    hm[0, 6:9, 9:12] = 1.0
+    hm[0, 7, 10] = 0.0
+    hm[0, 7, 11] = 1.5
+    kpts, scores = dec.decode(hm)
+    assert scores[0, 0] == 0
+    np.testing.assert_array_equal(kpts[0, 0], [10 * 4 + 1.5, 7 * 4 + 1.5])

@@ -312,3 +312,20 @@ def test_a_smoothed_maximum_on_a_dark_pixel_is_reported_there_with_score_0():
     kpts, scores = dec.decode(hm)
     assert scores[0, 0] == 0
     np.testing.assert_array_equal(kpts[0, 0], [10 * 4 + 1.5, 7 * 4 + 1.5])
+
+
+def test_a_fit_that_is_not_a_peak_falls_back_to_the_centroid():
+    """A dim pixel (0.1) in a bright ring (one ring pixel 1.5): the smoothed maximum is the
+    dim centre, and the fit (weights h^2: the dim centre weighs little) is flat across, not
+    a peak, so the 9 pixels' weighted centroid is returned, by hand: x + 0.5 / 8.6 (columns
+    weigh 3, 2.1, 3.5). A saddle (3 rows, the middle one dimmer: a peak along x, a valley
+    along y) gives its centroid too: the middle row."""
+    dec = CompensatedHeatmapDecoder((64, 64), (16, 16), fit_threshold=0.05)
+    hm = np.zeros((2, 16, 16), np.float32)
+    hm[0, 6:9, 9:12] = 1.0
+    hm[0, 7, 10] = 0.1
+    hm[0, 7, 11] = 1.5
+    hm[1, 5:8, 4:9] = np.array([1.0, 0.5, 1.0])[:, None] * [0.3, 0.7, 1.0, 0.7, 0.3]
+    kpts, _ = dec.decode(hm)
+    np.testing.assert_allclose(kpts[0, 0], [(10 + 0.5 / 8.6) * 4 + 1.5, 7 * 4 + 1.5], rtol=1e-6)
+    np.testing.assert_allclose(kpts[0, 1], [6 * 4 + 1.5, 6 * 4 + 1.5], rtol=1e-6)

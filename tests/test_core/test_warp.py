@@ -110,11 +110,11 @@ def test_sample_bilinear_is_bilinear_with_zeros_outside():
                       scaled((0.2, 8.7), 3.0, 7, 5),         # a corner, enlarged
                       scaled((10.9, 0.4), 4.5, 7, 5),        # the opposite corner
                       scaled((40.0, -30.0), 6.0, 7, 5)])     # far outside: zeros
-    # grey in 3 equal channels (sampled once), and two colour images with one channel pair
-    # equal (B = G, B = R: only all three equal is grey)
-    bg, br = colour.copy(), colour.copy()
-    bg[..., 1], br[..., 2] = bg[..., 0], br[..., 0]
-    for image in (grey, colour, np.repeat(grey[..., None], 3, 2), bg, br):
+    # grey in 3 equal channels (sampled once), and colour images with one channel pair
+    # equal (B = G, B = R, G = R: only all three equal is grey)
+    bg, br, gr = colour.copy(), colour.copy(), colour.copy()
+    bg[..., 1], br[..., 2], gr[..., 2] = bg[..., 0], br[..., 0], gr[..., 1]
+    for image in (grey, colour, np.repeat(grey[..., None], 3, 2), bg, br, gr):
         out = sample_bilinear(image, warps, (7, 5))
         planes = image.reshape(9, 11, -1)
         assert out.dtype == np.float32 and out.shape == (4, planes.shape[2], 5, 7)

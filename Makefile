@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install demo test mutation isbi-model
+.PHONY: install demo test coverage mutation isbi-model
 install:
 	bash tools/install.sh
 
@@ -19,6 +19,11 @@ PYTEST_WORKERS ?= 2
 test: install
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# make test's suite with the line coverage of the package (docs/testing.md, Coverage)
+coverage: install
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --cov=mmceph --cov=data_converters \
+		--cov-report=term $(PYTEST_ARGS)
 
 # Mutation testing of the clinically critical modules against their focused tests (not
 # part of `make test`: hours on 2 busy cores; MUTANTS="glob" for one module). Configuration: setup.cfg [mutmut]; the score

@@ -106,8 +106,10 @@ def test_the_pytorch_predictor_crops_the_box_it_is_given_even_with_a_roi_prior(d
     box = np.array([[10.0, 12.0, w - 20.0, h - 8.0]], np.float32)
     kpts, scores = predictor._landmarks(image, box)
     moved, moved_scores = predictor._landmarks(canvas, box + np.float32([tx, ty, tx, ty]))
-    np.testing.assert_allclose(moved, kpts + [tx, ty], atol=1e-3)
-    np.testing.assert_allclose(moved_scores, scores, atol=1e-3)   # cv2's fixed-point warp
+    # the same pixels up to OpenCV's fixed-point warp weights (1/32 px steps): ~1e-3 px;
+    # a crop of other pixels is tens of pixels off (96 px with the prior's box)
+    np.testing.assert_allclose(moved, kpts + [tx, ty], atol=0.05)
+    np.testing.assert_allclose(moved_scores, scores, atol=5e-3)
     # and a moved box is a different crop (the view changes the prediction)
     shifted, _ = predictor._landmarks(image, box + np.float32([6, 0, 6, 0]))
     assert np.abs(shifted - kpts).max() > 1e-3

@@ -85,6 +85,11 @@ def _row(cells):
     return '| ' + ' | '.join(cells) + ' |'
 
 
+def _selection(results):
+    """One model's checkpoint selection(s), as a table cell."""
+    return '; '.join(sorted({r['Checkpoint Selection'] for r in results.values()}))
+
+
 def _selections(models):
     return sorted({r['Checkpoint Selection'] for m in models for r in m.get('Results') or []})
 
@@ -126,7 +131,7 @@ def folder_table(models):
             cells += [_num(metrics.get(k), 1, ' %') for k in sdr]
         cells += [_num(meta.get('Inference Time (s/image)'), 3), _num(meta.get('FLOPs (G)'), 2)]
         if len(selections) > 1:
-            cells.append('; '.join(sorted({r['Checkpoint Selection'] for r in results.values()})))
+            cells.append(_selection(results))
         lines.append(_row(cells))
     refs = [ref for ref, _ in groups]
     caption = []
@@ -178,9 +183,7 @@ def recipes_table(folders):
                            mre('senior'), mre('mean of both annotators'),
                            _num(meta.get('FLOPs (G)'), 2), speed,
                            f'{meta.get("Epochs")} epochs, {_minutes(meta)}', _config(m)]
-                          + (['; '.join(sorted({r['Checkpoint Selection']
-                                                for r in results.values()}))]
-                             if len(selections) > 1 else [])))
+                          + ([_selection(results)] if len(selections) > 1 else [])))
     caption = ('Test split: ' + '; '.join(_test_splits(picked)) + '. '
                + (f'Checkpoint selection, every row: {selections[0]}. ' if len(selections) == 1
                   else '') + 'Inference: 2 threads, median seconds per '

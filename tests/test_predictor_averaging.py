@@ -73,7 +73,7 @@ def test_average_dumps_is_the_mean_per_image_and_refuses_other_images():
 
 
 def test_candidates_cover_each_model_and_the_ensemble_with_every_grid():
-    got = candidates(2, [0.01], [0.9, 1.1])
+    got = candidates(['model 1', 'model 2'], [0.01], [0.9, 1.1])
     assert [(name, members, len(views)) for name, members, views in got] == [
         ('model 1', (0,), 1), ('model 1 + shifts ±0.01', (0,), 5),
         ('model 1 + scales 0.9/1.1', (0,), 3),
@@ -81,7 +81,7 @@ def test_candidates_cover_each_model_and_the_ensemble_with_every_grid():
         ('model 2 + scales 0.9/1.1', (1,), 3),
         ('ensemble of all', (0, 1), 1), ('ensemble of all + shifts ±0.01', (0, 1), 5),
         ('ensemble of all + scales 0.9/1.1', (0, 1), 3)]
-    assert [n for n, _, _ in candidates(1, [], [])] == ['model 1']    # no ensemble of one
+    assert [n for n, _, _ in candidates(['model 1'], [], [])] == ['model 1']   # no ensemble of one
 
 
 def test_the_pytorch_predictor_crops_the_box_it_is_given_even_with_a_roi_prior(demo_model):

@@ -57,8 +57,7 @@ run python tools/analysis_tools/isbi_protocol.py $GLOBAL_CFG --work-dir "$WORK/l
   --name "Lite0 global ($GLOBAL_TARGET)" --target $GLOBAL_TARGET ${GLOBAL_EPOCHS:+--epochs $GLOBAL_EPOCHS}
 best_global=$WORK/lite0-fpn/best_MRE.pth   # mmceph's hook keeps this stable name
 
-say "3/6 training the Lite0 refiner over it (stage 2, target: $REFINER_TARGET), selected on val.json"
-say "4/6 (the protocol script tests the cascade on Test1 once: senior, junior, mean)"
+say "3-4/6 training the Lite0 refiner over it (stage 2, target: $REFINER_TARGET), selected on val.json; the cascade tested on Test1 once (senior, junior, mean)"
 run python tools/analysis_tools/isbi_protocol.py $CASCADE_CFG --work-dir "$WORK/lite0-cascade" \
   --name "Lite0 + Lite0 refiner ($GLOBAL_TARGET / $REFINER_TARGET)" --target $REFINER_TARGET \
   ${REFINER_EPOCHS:+--epochs $REFINER_EPOCHS} --cfg-options load_from="$best_global"

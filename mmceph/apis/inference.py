@@ -28,7 +28,7 @@ class LandmarkPredictor(PredictorBase):
                  check_orientation: bool = True):
         self.check_orientation = check_orientation
         cfg = copy.deepcopy(config) if isinstance(config, Config) else Config.fromfile(config)
-        _use_load_cephalogram(cfg)
+        _predictor_pipeline(cfg)
         self.model = init_model(cfg, None, device=device)
         meta = load_fitting_checkpoint(self.model, checkpoint,
                                        self.model.dataset_meta['num_keypoints'])
@@ -72,12 +72,13 @@ def _provenance(config, checkpoint, device):
         checkpoint=dict(path=osp.abspath(checkpoint), sha256=file_sha256(checkpoint)))
 
 
-def _use_load_cephalogram(cfg):
-    """Make the test pipeline read images with the one intensity mapping, whatever the
-    config says (a config written for MMPose's ``LoadImage`` still works), and crop the
-    box the predictor gives: ``ApplyRoiPrior`` (which would replace it by the dataset's ROI
-    prior) is dropped, because :meth:`PredictorBase.roi_bbox` already computes that box
-    and test-time views (:mod:`mmceph.predictor.averaging`) move it."""
+def _predictor_pipeline(cfg):
+    """The test pipeline as the predictor runs it: images read with the one intensity
+    mapping, whatever the config says (a config written for MMPose's ``LoadImage`` still
+    works), and the crop the box the predictor gives: ``ApplyRoiPrior`` (which would
+    replace it by the dataset's ROI prior) is dropped, because
+    :meth:`PredictorBase.roi_bbox` already computes that box and test-time views
+    (:mod:`mmceph.predictor.averaging`) move it."""
     pipeline = cfg.test_dataloader.dataset.pipeline
     for i, step in enumerate(pipeline):
         if step.get('type') in ('LoadImage', 'mmpose.LoadImage'):

@@ -5,7 +5,8 @@ Why not MMEngine's test loop: test-time views and ensembles
 (:class:`~mmceph.predictor.averaging.AveragedPredictor`) and the ONNX runtime are
 predictors, not MMPose models. The predictor sees what ``tools/infer.py`` sees (the whole
 file, the ROI prior as the crop), which is also what the configs' test pipeline feeds the
-model (``ApplyRoiPrior``), so its identity view reproduces ``tools/test.py``.
+model (``ApplyRoiPrior``), so its identity view reproduces ``tools/test.py`` to within
+about 0.002 mm of MRE (docs/accuracy_protocol.md, section 5: the cause not isolated).
 """
 import os.path as osp
 import time
@@ -60,14 +61,14 @@ def average_dumps(dumps: Sequence[dict]) -> dict:
                 seconds=float(sum(d['seconds'] for d in dumps)))
 
 
-def candidates(num_models: int, shifts: Sequence[float], scales: Sequence[float]
+def candidates(names: Sequence[str], shifts: Sequence[float], scales: Sequence[float]
                ) -> List[Tuple[str, Tuple[int, ...], List[View]]]:
     """(name, member model indices, views) of every combination worth comparing: each
-    model and (with two or more) all models together, each with the identity view, the
-    shift grid of each ``shifts`` value and the ``scales`` grid."""
-    sets = [(f'model {i + 1}', (i,)) for i in range(num_models)]
-    if num_models > 1:
-        sets.append(('ensemble of all', tuple(range(num_models))))
+    model (``names``) and (with two or more) all models together, each with the identity
+    view, the shift grid of each ``shifts`` value and the ``scales`` grid."""
+    sets = [(name, (i,)) for i, name in enumerate(names)]
+    if len(names) > 1:
+        sets.append(('ensemble of all', tuple(range(len(names)))))
     grids = [('', view_grid())]
     grids += [(f' + shifts ±{s:g}', view_grid(shift=s)) for s in shifts]
     if scales:

@@ -83,7 +83,7 @@ def main(argv=None):
                          'and mean annotations first (tools/isbi_model.sh, step 1)')
     image_root = osp.join(args.data, 'raw')
     models = load_models(args.model, args.threads)
-    cands = candidates(len(models), args.shifts, args.scales)
+    cands = candidates([name for name, _ in models], args.shifts, args.scales)
 
     def predict(split, members, views, cache):
         parts = []
@@ -96,11 +96,6 @@ def main(argv=None):
                 parts.append(cache[(i, view)])
         return average_dumps(parts)
 
-    def label(cand_name):
-        for i, (name, _) in enumerate(models):
-            cand_name = cand_name.replace(f'model {i + 1}', name)
-        return cand_name
-
     val_cache, val_scores = {}, []
     for name, members, views in cands:
         mre = rescore(predict('val', members, views, val_cache),
@@ -109,11 +104,11 @@ def main(argv=None):
     print(f'\nValidation split ({args.choose_against}), every candidate:\n')
     print(f'| candidate | passes | val MRE ({args.choose_against}) |\n|---|---|---|')
     for mre, passes, name, _, _ in val_scores:
-        print(f'| {label(name)} | {passes} | {mre:.3f} |')
+        print(f'| {name} | {passes} | {mre:.3f} |')
     chosen = min(val_scores, key=lambda s: (s[0], s[1]))
-    print(f'\nchosen on the validation split: {label(chosen[2])}\n', flush=True)
+    print(f'\nchosen on the validation split: {chosen[2]}\n', flush=True)
 
-    rows = [s for s in val_scores if s[1] == 1 and len(s[3]) == 1]     # the baselines
+    rows = [s for s in val_scores if s[1] == 1]          # the baselines: one model, one view
     if chosen not in rows:
         rows.append(chosen)
     head = ['test-time views / ensemble', 'selected on', f'val MRE ({args.choose_against})',
@@ -121,14 +116,15 @@ def main(argv=None):
             '4 mm', 'passes', f'model s/image ({args.threads} threads)']
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     test_cache = {}
-    for mre, passes, name, members, views in rows:
+    for row in rows:
+        mre, passes, name, members, views = row
         dump = predict('test1', members, views, test_cache)
         scores = {r: rescore(dump, ann[(r, 'test1')]) for r in REFERENCES}
         sdr = scores['senior'][1]
-        how = 'validation split (chosen)' if (mre, passes, name) == chosen[:3] else \
+        how = 'validation split (chosen)' if row is chosen else \
             'baseline (identity view, one model)'
         lines.append('| ' + ' | '.join([
-            label(name), how, f'{mre:.3f}', *[f'{scores[r][0]:.3f}' for r in REFERENCES],
+            name, how, f'{mre:.3f}', *[f'{scores[r][0]:.3f}' for r in REFERENCES],
             *[f'{100 * v:.1f} %' for v in sdr], str(passes), f'{dump["seconds"]:.3f}']) + ' |')
     print(f'Test1 ({len(dump["images"])} images), scored once per row; SDR radii '
           f'{", ".join(f"{r:g}" for r in RADII)} mm:\n')

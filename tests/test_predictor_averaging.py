@@ -47,6 +47,7 @@ def test_averaged_predictor_means_landmarks_and_scores_over_members_and_views():
     # the two members differ by +4 in every coordinate: their mean adds 2
     np.testing.assert_allclose(kpts, [[-40 / 3 + 2, -100 / 3 + 2], [160 / 3 + 2, 102]])
     np.testing.assert_allclose(scores, [0.4, 0.4])
+    assert avg.check_orientation          # predict() keeps the orientation refusal by default
 
 
 def test_averaged_predictor_refuses_members_with_other_landmarks_and_bad_views():

@@ -42,12 +42,14 @@ class AveragedPredictor(PredictorBase):
 
     All members must predict the same landmarks in the same order; the ROI prior, default
     spacing and site adaptation are the first member's (an ensemble is meant to be built
-    from models trained on the same data). ``check_orientation`` is off by default: the
-    orientation check would run every view and member four times.
+    from models trained on the same data). ``check_orientation`` is on by default, as in
+    every predictor that gives clinical answers: ``predict`` then also runs every member
+    and view on the image mirrored and upside down (``landmarks``, what evaluation calls,
+    never does).
     """
 
     def __init__(self, members: Sequence[PredictorBase], views: Optional[Sequence[View]] = None,
-                 check_orientation: bool = False):
+                 check_orientation: bool = True):
         if not members:
             raise ValueError('AveragedPredictor needs at least one member predictor')
         first = members[0]

@@ -13,6 +13,8 @@ import os.path as osp
 import shutil
 import tempfile
 
+import numpy as np
+
 from ..runtime.export_format import EXPORT_META, export_meta, write_export_meta
 from ..utils.cli import UsageError
 from ..utils.digest import file_sha256
@@ -122,6 +124,9 @@ def export_onnx(config: str, checkpoint: str, out_dir: str, opset: int = OPSET,
                        test_scales=model.test_scales.tolist(),
                        test_reduce=model.test_reduce, max_shift=model.max_shift,
                        refine_only=model.refine_only)
+        if model.landmark_patch_scales is not None:   # format 2: older runtimes must refuse
+            cascade['landmark_patch_scales'] = [   # float32's shortest decimal: 1.3, not 1.29999995
+                float(np.format_float_positional(v)) for v in model.landmark_patch_scales]
     if osp.exists(out_dir) and not osp.isdir(out_dir):
         raise UsageError(f'{out_dir}: exists and is not a folder')
     parent = osp.dirname(osp.abspath(out_dir))

@@ -14,9 +14,11 @@ coordinate), the scores by mean. With ``max_shift``, a landmark that moved furth
 estimate (its patch most likely locked onto a look-alike structure). With ``landmarks``,
 only those landmarks are refined (the rest keep the global estimate and cost nothing): the
 refiner's cost is per patch, so refining the few landmarks where it pays most buys most
-of its accuracy for a fraction of its cost.
+of its accuracy for a fraction of its cost. With a refiner's ``landmark_scales``, landmark
+``k``'s patches are ``landmark_scales[k]`` times the nominal side (more context for the
+ill-defined points; the refiner must have been trained so, see ``SampleRefinerPatches``).
 """
-from typing import Callable, NamedTuple, Sequence, Tuple
+from typing import Callable, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -28,6 +30,22 @@ class Refiner(NamedTuple):
     patch_size: Tuple[int, int]        # refiner input (w, h)
     heatmaps_of: Callable              # float32 (N, C, h, w) 0-255 -> heatmaps (N, K, H, W)
     decoder: object                    # .decode((N, H, W)) -> ((1, N, 2), (1, N)) in patch px
+    landmark_scales: Optional[np.ndarray] = None   # (K, ) patch side factor per landmark
+
+
+def landmark_scales(values, num_landmarks: Optional[int] = None) -> Optional[np.ndarray]:
+    """``values`` (one positive patch side factor per landmark, or None) as a float32
+    array; one-line ``ValueError`` when they are not positive numbers or, with
+    ``num_landmarks``, not one per landmark."""
+    if values is None:
+        return None
+    scales = np.asarray(values, np.float32).reshape(-1)
+    if not scales.size or not np.all(np.isfinite(scales)) or np.any(scales <= 0):
+        raise ValueError(f'landmark_patch_scales must be positive numbers, got {list(values)}')
+    if num_landmarks is not None and scales.size != num_landmarks:
+        raise ValueError(f'landmark_patch_scales has {scales.size} values, the model has '
+                         f'{num_landmarks} landmarks')
+    return scales
 
 
 def refine_views(refiner: Refiner, image, kpts, side, shifts, scales, channels=None):
@@ -37,7 +55,8 @@ def refine_views(refiner: Refiner, image, kpts, side, shifts, scales, channels=N
         refiner (Refiner): the network, its patch size and decoder.
         image (np.ndarray): the full image, uint8 BGR.
         kpts (np.ndarray): the current estimate in image pixels.
-        side (float): patch side in image pixels (before a view's scale).
+        side (float): patch side in image pixels (before a view's scale and the
+            refiner's ``landmark_scales``).
         shifts (np.ndarray): view centre shifts, fractions of ``side``.
         scales (np.ndarray): view side factors.
         channels (np.ndarray, optional): the landmark (heatmap channel) of each row of
@@ -56,9 +75,12 @@ def refine_views(refiner: Refiner, image, kpts, side, shifts, scales, channels=N
     K, S = len(kpts), len(shifts) * len(scales)
     channels = np.arange(K) if channels is None else np.asarray(channels)
     shift = np.repeat(shifts, len(scales), axis=0)                        # (S, 2)
-    sides = side * np.tile(scales, len(shifts))                           # (S, )
-    centres = (kpts[None] + shift[:, None] * side).reshape(-1, 2)          # (S*K, 2)
-    patches, warps = warp_patches(image, centres, np.repeat(sides, K), np.zeros(S * K),
+    own_side = np.full(K, side, np.float32)                                # (K, )
+    if refiner.landmark_scales is not None:
+        own_side = own_side * np.asarray(refiner.landmark_scales, np.float32)[channels]
+    sides = np.tile(scales, len(shifts))[:, None] * own_side[None]         # (S, K)
+    centres = (kpts[None] + shift[:, None] * own_side[None, :, None]).reshape(-1, 2)
+    patches, warps = warp_patches(image, centres, sides.reshape(-1), np.zeros(S * K),
                                   refiner.patch_size, exact=True)
     heatmaps = np.asarray(refiner.heatmaps_of(patches))
     own = heatmaps[np.arange(S * K), np.tile(channels, S)]       # patch i: its landmark

@@ -10,7 +10,9 @@ their encoded heatmaps and keypoint weights.
 Geometry (as before the move): for each refiner, ``patches_per_image`` visible landmarks
 (without replacement); patch side = ``patch_fraction`` x the width of the global crop that
 ``TopdownAffine`` will cut (after ``RandomBBoxTransform``'s jitter and the aspect-ratio fix
-to ``input_size``) x U(``scale_range``); centre = landmark + N(0, ``jitter`` x side) per
+to ``input_size``) x U(``scale_range``) x ``landmark_patch_scales[k]`` for landmark ``k``
+(default 1; prediction must use the same factors: give ``LandmarkCascade`` the same config
+value); centre = landmark + N(0, ``jitter`` x side) per
 axis; rotation U(-``rotate``, ``rotate``). Put it after ``RandomBBoxTransform`` and before
 ``TopdownAffine``.
 
@@ -25,6 +27,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmpose.registry import KEYPOINT_CODECS, TRANSFORMS
 
+from ..core.cascade import landmark_scales
 from ..core.warp import apply_affine, warp_patches
 from ..utils.per_refiner import per_refiner
 
@@ -44,6 +47,8 @@ class SampleRefinerPatches(BaseTransform):
         jitter (float | list[float]): std of the patch-centre offset, a fraction of the side.
         rotate (float | list[float]): max random rotation, degrees.
         scale_range (tuple | list[tuple]): range of the random patch-side factor.
+        landmark_patch_scales (list[float], optional): one patch-side factor per landmark,
+            for every refiner (larger: more context for ill-defined landmarks).
 
     Required keys: img (full resolution), keypoints, keypoints_visible, bbox_scale.
     Added key: refiner_patches -- one dict per refiner with ``inputs`` (N, C, h, w) uint8,
@@ -54,7 +59,8 @@ class SampleRefinerPatches(BaseTransform):
                  patch_fraction: Union[float, Sequence[float]] = 0.135,
                  patches_per_image: int = 8, jitter: Union[float, Sequence[float]] = 0.12,
                  rotate: Union[float, Sequence[float]] = 15.0,
-                 scale_range: Union[tuple, Sequence[tuple]] = (0.85, 1.15)):
+                 scale_range: Union[tuple, Sequence[tuple]] = (0.85, 1.15),
+                 landmark_patch_scales: Optional[Sequence[float]] = None):
         super().__init__()
         codecs = list(codecs) if isinstance(codecs, (list, tuple)) else [codecs]
         self.codecs = [KEYPOINT_CODECS.build(c) for c in codecs]
@@ -65,6 +71,7 @@ class SampleRefinerPatches(BaseTransform):
         self.rotate = per_refiner(rotate, n, 'rotate', float)
         self.scale_range = per_refiner(scale_range, n, 'scale_range', tuple, pairs=True)
         self.patches_per_image = int(patches_per_image)
+        self.landmark_patch_scales = landmark_scales(landmark_patch_scales)
 
     def crop_width(self, bbox_scale: np.ndarray) -> float:
         """Width of the crop ``TopdownAffine`` cuts for this bbox scale (w, h): the box
@@ -80,11 +87,15 @@ class SampleRefinerPatches(BaseTransform):
         visible = (visible[..., 0] if visible.ndim > 1 else visible) > 0         # (K, )
         width = self.crop_width(results['bbox_scale'])
         choices = np.flatnonzero(visible)
+        factors = landmark_scales(
+            np.ones(len(kpts)) if self.landmark_patch_scales is None
+            else self.landmark_patch_scales, len(kpts))
         packs = []
         for i, codec in enumerate(self.codecs):
             n = min(self.patches_per_image, choices.size)
             picked = rng.choice(choices, n, replace=False) if n else choices[:0]
-            side = self.patch_fraction[i] * width * rng.uniform(*self.scale_range[i], n)
+            side = (self.patch_fraction[i] * width * rng.uniform(*self.scale_range[i], n)
+                    * factors[picked])
             centres = kpts[picked] + rng.normal(0, self.jitter[i], (n, 2)) * side[:, None]
             angles = rng.uniform(-self.rotate[i], self.rotate[i], n)
             patches, warps = warp_patches(image, centres, side, angles, codec.input_size)
@@ -105,4 +116,5 @@ class SampleRefinerPatches(BaseTransform):
         return (f'{self.__class__.__name__}(refiners={len(self.codecs)}, '
                 f'input_size={self.input_size}, patch_fraction={self.patch_fraction}, '
                 f'patches_per_image={self.patches_per_image}, jitter={self.jitter}, '
-                f'rotate={self.rotate}, scale_range={self.scale_range})')
+                f'rotate={self.rotate}, scale_range={self.scale_range}, '
+                f'landmark_patch_scales={self.landmark_patch_scales})')

@@ -7,6 +7,10 @@ The folder holds ``global.onnx``, one ``refiner{i}.onnx`` per cascade refiner an
 order), the box padding, the codec settings, the cascade's prediction settings, the site
 offsets, the ROI prior, the landmark names, the default pixel spacing and each .onnx file's
 SHA-256. Torch-free: the exporter passes plain numbers and lists.
+
+Versions: 1, and 2 = 1 plus the cascade's ``landmark_patch_scales`` (per-landmark patch
+sides). A folder is written as 2 only when it uses that key, so a runtime that predates it
+refuses the folder instead of silently cutting patches of the wrong size.
 """
 import json
 import os.path as osp
@@ -17,7 +21,7 @@ from ..utils.cli import UsageError
 from ..utils.digest import file_sha256
 
 EXPORT_META = 'mmceph_export.json'
-FORMAT_VERSION = 1
+READABLE_VERSIONS = (1, 2)
 
 
 def load_export_meta(folder: str) -> dict:
@@ -27,9 +31,9 @@ def load_export_meta(folder: str) -> dict:
                                 'write one with tools/deployment/export_onnx.py)')
     with open(path) as f:
         meta = json.load(f)
-    if meta.get('format_version') != FORMAT_VERSION:
-        raise ValueError(f'{path}: format_version {meta.get("format_version")!r}, this mmceph '
-                         f'reads {FORMAT_VERSION}')
+    if meta.get('format_version') not in READABLE_VERSIONS:
+        raise UsageError(f'{path}: format_version {meta.get("format_version")!r}, this mmceph '
+                         f'reads {" and ".join(map(str, READABLE_VERSIONS))}')
     return meta
 
 
@@ -60,7 +64,8 @@ def export_meta(*, opset: int, source: dict, keypoint_names: Sequence[str],
                 roi_prior: Optional[list], default_pixel_spacing, site_adaptation: Optional[dict],
                 normalisation: dict, global_model: dict, cascade: Optional[dict],
                 files_sha256: dict) -> dict:
-    """The :data:`EXPORT_META` document (``format_version`` :data:`FORMAT_VERSION`).
+    """The :data:`EXPORT_META` document (``format_version`` 2 when the cascade has
+    ``landmark_patch_scales``, else 1).
 
     Args:
         opset (int): the ONNX opset of every graph.
@@ -76,7 +81,8 @@ def export_meta(*, opset: int, source: dict, keypoint_names: Sequence[str],
             ``patch_size``, ``codec``) and the cascade's prediction settings.
         files_sha256 (dict): SHA-256 of each .onnx file, by file name.
     """
-    return dict(format_version=FORMAT_VERSION, opset=int(opset), source=source,
+    version = 2 if (cascade or {}).get('landmark_patch_scales') is not None else 1
+    return dict(format_version=version, opset=int(opset), source=source,
                 keypoint_names=list(keypoint_names), roi_prior=roi_prior,
                 default_pixel_spacing=default_pixel_spacing, site_adaptation=site_adaptation,
                 normalisation=normalisation, cascade=cascade, files_sha256=dict(files_sha256),

@@ -8,7 +8,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..core.cascade import Refiner, refine_landmarks
+from ..core.cascade import Refiner, landmark_scales, refine_landmarks
 from ..core.heatmap_decode import CompensatedHeatmapDecoder
 from ..core.site_offsets import add_site_offsets
 from ..core.warp import crop, crop_to_image, topdown_box
@@ -110,7 +110,8 @@ class OnnxLandmarkPredictor(PredictorBase):
         self.refiners = [
             Refiner(float(r['patch_fraction']), tuple(r['patch_size']),
                     network(r['file']),
-                    CompensatedHeatmapDecoder(**r['codec']))
+                    CompensatedHeatmapDecoder(**r['codec']),
+                    landmark_scales(cascade.get('landmark_patch_scales'), len(self.names)))
             for r in (cascade or {}).get('refiners', [])]
         self.provenance = _provenance(folder, meta, digests)
 

@@ -251,6 +251,14 @@ def test_an_ensemble_of_refiners_trains_each_and_averages_their_predictions():
         MODELS.build(dict(cfg, patch_fraction=[0.2, 0.3, 0.4]))
 
 
+def test_landmark_patch_scales_reach_every_refiner_and_are_checked_against_k():
+    model = MODELS.build(dict(tiny_cascade(), landmark_patch_scales=[1.0] * 18 + [2.0]))
+    assert all(r.landmark_scales.tolist() == [1.0] * 18 + [2.0] for r in model.core_refiners())
+    assert MODELS.build(tiny_cascade()).core_refiners()[0].landmark_scales is None
+    with pytest.raises(ValueError, match='has 3 values, the model has 19 landmarks'):
+        MODELS.build(dict(tiny_cascade(), landmark_patch_scales=[1.0, 1.0, 2.0]))
+
+
 def test_missing_full_image_names_the_fix():
     model = MODELS.build(tiny_cascade()).eval()
     sample = PoseDataSample(metainfo=dict(input_center=np.array([80.0, 96.0]),
@@ -342,7 +350,8 @@ def test_isbi_cascade_config_starts_from_the_stage_one_checkpoint():
 @pytest.mark.parametrize('name', [
     'td-hm-cascade_s2d-hrnetv2-w18-ref-s2d-hrnetv2-small_1xb4-60e_isbi2015-576x448.py',
     'td-hm-cascade_s2d-hrnetv2-w18-ref-s2d-hrnetv2-small-x2_1xb4-60e_isbi2015-576x448.py',
-    'td-vote-cascade_s2d-hrnetv2-w18-ref-s2d-hrnetv2-small_1xb4-60e_isbi2015-576x448.py'])
+    'td-vote-cascade_s2d-hrnetv2-w18-ref-s2d-hrnetv2-small_1xb4-60e_isbi2015-576x448.py',
+    'td-hm-cascade_lite0-fpn-ref-lite0-fpn-context_1xb4-20e_isbi2015-576x448.py'])
 def test_cascade_configs_give_model_and_sampler_the_same_patch_settings(name):
     cfg = Config.fromfile(osp.join(REPO, 'configs/isbi2015', name))
     sampler, = [t for t in cfg.train_dataloader.dataset.pipeline
@@ -351,6 +360,7 @@ def test_cascade_configs_give_model_and_sampler_the_same_patch_settings(name):
     refiners = cfg.model.refiner if isinstance(cfg.model.refiner, list) else [cfg.model.refiner]
     assert sampler['codecs'] == [r['head']['decoder'] for r in refiners]
     assert sampler['patch_fraction'] == cfg.model.patch_fraction
+    assert sampler.get('landmark_patch_scales') == cfg.model.get('landmark_patch_scales')
     assert tuple(sampler['input_size']) == tuple(affine['input_size'])
     built = TRANSFORMS.build(sampler)
     assert len(built.patch_fraction) == len(refiners)

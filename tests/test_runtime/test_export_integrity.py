@@ -183,3 +183,22 @@ def test_write_atomic_names_a_folder_it_cannot_write(tmp_path):
     finally:
         os.chmod(tmp_path / 'ro', 0o700)
     assert info.value.filename == str(tmp_path / 'ro')
+
+
+@pytest.mark.parametrize('version', [0, 3])
+def test_an_export_of_an_unknown_format_version_is_refused_in_one_line(export, tmp_path,
+                                                                       version):
+    """Format 2 added per-landmark patch sides: a runtime must refuse a folder it cannot
+    read in full rather than predict with part of it (versions 1 and 2 are read)."""
+    out, images = export
+    copy = tmp_path / 'copy'
+    shutil.copytree(out, copy)
+    meta = json.loads((copy / 'mmceph_export.json').read_text())
+    assert meta['format_version'] == 1
+    meta['format_version'] = version
+    (copy / 'mmceph_export.json').write_text(json.dumps(meta))
+    proc = tool_main('infer.py', images[0], copy, '--out-dir', tmp_path / 'o')
+    assert proc.returncode == 2
+    assert (f'{copy / "mmceph_export.json"}: format_version {version}, this mmceph reads '
+            '1 and 2') in one_line_error(proc)
+    assert not (tmp_path / 'o').exists()

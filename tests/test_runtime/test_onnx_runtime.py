@@ -71,6 +71,7 @@ def test_export_folder_says_what_the_runtime_needs(exported):
     assert meta['opset'] == 17 and (out / 'global.onnx').is_file()
     assert (out / 'refiner0.onnx').is_file() and len(meta['cascade']['refiners']) == 1
     assert meta['cascade']['refine_only'] == REFINE_ONLY
+    assert meta['format_version'] == 1 and 'landmark_patch_scales' not in meta['cascade']
     assert len(meta['keypoint_names']) == 19 and len(meta['roi_prior']) == 4
     assert meta['global']['codec']['input_size'] == [160, 192]
     assert meta['normalisation']['bgr_to_rgb'] is True
@@ -88,11 +89,15 @@ def test_onnx_landmarks_equal_pytorch_within_tolerance(exported):
     assert s['max_score_diff'] < 1e-3, s
 
 
+LITE0_PATCH_SCALES = [1.0] * 15 + [1.3, 0.8, 1.0, 1.3]
+
+
 def lite0_cascade_config(tmp):
     """The demo cascade with the Lite0 recipe's refiner, made tiny: ImageNet
     EfficientNet-Lite0 + FinestFPN (bilinear upsampling, as in
     ``_base_/models/efficientnet_lite0_fpn.py``) narrowed to 16 channels + a 1x1 heatmap
-    head, on 64x64 patches; every landmark refined (issue 28: this path differed)."""
+    head, on 64x64 patches; every landmark refined (issue 28: this path differed), three
+    of them with wider or narrower patches (``landmark_patch_scales``)."""
     from mmengine.config import Config
     cfg = Config.fromfile(cascade_config(tmp))
     lite0 = Config.fromfile(config_path('_base_/models/efficientnet_lite0_fpn.py'))
@@ -105,6 +110,7 @@ def lite0_cascade_config(tmp):
                   loss=dict(type='KeypointMSELoss', use_target_weight=True),
                   decoder=cfg.model.refiner.head.decoder))
     cfg.model.refine_only = None
+    cfg.model.landmark_patch_scales = LITE0_PATCH_SCALES
     path = str(tmp / 'cascade_lite0.py')
     cfg.dump(path)
     return path
@@ -157,6 +163,10 @@ def test_lite0_refiner_cascade_on_a_colour_image_passes_the_parity_tool(lite0_ex
     cfg, ckpt, out, colour = lite0_exported
     meta = json.loads((out / 'mmceph_export.json').read_text())
     assert meta['cascade']['refiners'][0]['patch_size'] == [64, 64]
+    # per-landmark patch sides: recorded, and the folder marked format 2 (older runtimes,
+    # which would cut every patch the same size, refuse it)
+    assert meta['cascade']['landmark_patch_scales'] == LITE0_PATCH_SCALES
+    assert meta['format_version'] == 2
     assert meta['normalisation']['bgr_to_rgb'] is True
     import cv2
     b, g, r = cv2.split(cv2.imread(colour))

@@ -45,7 +45,7 @@ from mmengine.model import ModuleList
 from mmpose.registry import MODELS
 from torch import Tensor
 
-from ...core.cascade import Refiner, refine_landmarks, refine_round, refine_views
+from ...core.cascade import Refiner, landmark_scales, refine_landmarks, refine_round, refine_views
 from ...core.warp import warp_patches
 from ...utils.per_refiner import per_refiner
 from .cephalometric_estimator import CephalometricEstimator
@@ -78,6 +78,9 @@ class LandmarkCascade(CephalometricEstimator):
         refine_only (sequence of int, optional): indices of the landmarks refined at
             prediction time (the others keep the global estimate); None: all. Training
             is unchanged (every landmark's patches).
+        landmark_patch_scales (sequence of float, optional): one patch-side factor per
+            landmark (all refiners), as ``SampleRefinerPatches`` trained with (give both
+            the same config value); None: 1 for every landmark.
     """
 
     def __init__(self, refiner: Union[dict, List[dict]],
@@ -85,7 +88,8 @@ class LandmarkCascade(CephalometricEstimator):
                  test_shifts: Sequence[Sequence[float]] = ((0, 0), ),
                  test_scales: Sequence[float] = (1.0, ), test_reduce: str = 'mean',
                  max_shift: Optional[float] = None, freeze_coarse: bool = True,
-                 refine_only: Optional[Sequence[int]] = None, **kwargs):
+                 refine_only: Optional[Sequence[int]] = None,
+                 landmark_patch_scales: Optional[Sequence[float]] = None, **kwargs):
         moved = sorted(set(kwargs) & {'patches_per_image', 'jitter', 'rotate', 'scale_range'})
         if moved:
             raise TypeError(f"LandmarkCascade: {', '.join(moved)} moved to the train pipeline's "
@@ -113,6 +117,7 @@ class LandmarkCascade(CephalometricEstimator):
                 or not all(0 <= k < num_landmarks for k in self.refine_only)):
             raise ValueError(f'refine_only must list distinct landmark indices 0-'
                              f'{num_landmarks - 1}, got {refine_only}')
+        self.landmark_patch_scales = landmark_scales(landmark_patch_scales, num_landmarks)
 
     @property
     def refiners(self) -> list:
@@ -230,7 +235,8 @@ class LandmarkCascade(CephalometricEstimator):
     def core_refiners(self) -> List[Refiner]:
         """The refiners as :mod:`mmceph.core.cascade` takes them."""
         return [Refiner(self.patch_fraction[i], self._patch_size(r), self._heatmaps_of(r),
-                        r.head.decoder) for i, r in enumerate(self.refiners)]
+                        r.head.decoder, self.landmark_patch_scales)
+                for i, r in enumerate(self.refiners)]
 
     def _heatmaps_of(self, refiner):
         @torch.no_grad()
@@ -250,5 +256,6 @@ class LandmarkCascade(CephalometricEstimator):
         """Refined positions (S, K, 2) and scores (S, K) of one refiner's S test views."""
         i = self.refiners.index(refiner)
         spec = Refiner(self.patch_fraction[i], self._patch_size(refiner),
-                       self._heatmaps_of(refiner), refiner.head.decoder)
+                       self._heatmaps_of(refiner), refiner.head.decoder,
+                       self.landmark_patch_scales)
         return refine_views(spec, image, kpts, side, self.test_shifts, self.test_scales)

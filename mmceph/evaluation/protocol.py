@@ -71,7 +71,8 @@ def table(name, selected, target, val_against, val, row, threads):
     """The protocol's one table (Markdown) from the validation and the Test1 results."""
     head = ['recipe', 'selected on', 'trained on', 'epochs', f'val MRE ({val_against})',
             'Test1 MRE senior', 'junior', 'mean', 'SDR 2 mm (senior)', '2.5 mm', '3 mm', '4 mm',
-            'training wall time', 'GFLOPs', f'latency s/image (PyTorch, {threads} threads)']
+            'training wall time', 'GFLOPs',
+            f'latency s/image (PyTorch, {threads} thread{"s" * (threads != 1)})']
     sdr = ['SDR 2 mm', '2.5 mm', '3 mm', '4 mm']
     cells = [name, selected, target, row.get('epochs', '-'),
              '-' if val is None else f'{val[0]:.3f} (epoch {val[1]})',

@@ -10,11 +10,14 @@ landmark (patch i is centred on landmark i and read from its own channel), so mi
 two runs' predictions is exactly what ``refine_only`` predicts; the last line is the
 ``--cfg-options`` for the subset of lowest MRE within ``--budget``.
 
-Selection uses the config's test split (ISBI: Test1, as the recipes' checkpoint
-selection does); say so wherever its figure is reported.
+It picks on the config's test split. For ISBI that is Test1, so point it at the
+validation split instead (and at the reference you select against), then score Test1 once
+with the list it prints (docs/accuracy_protocol.md, section 7):
 
     python tools/analysis_tools/pick_refined_landmarks.py CONFIG CHECKPOINT --budget 3.0 \\
-        --cfg-options model.test_shifts="[[0,0]]"      # one patch per landmark
+        --cfg-options test_dataloader.dataset.ann_file=annotations/val.json \\
+        test_dataloader.dataset.data_root=data/isbi2015_mean/ \\
+        model.test_shifts="[[0,0]]"      # optional: one patch per landmark
 """
 import argparse
 import os

@@ -113,7 +113,7 @@ def main(argv=None):
         rows.append(chosen)
     head = ['test-time views / ensemble', 'selected on', f'val MRE ({args.choose_against})',
             'Test1 MRE senior', 'junior', 'mean', 'SDR 2 mm (senior)', '2.5 mm', '3 mm',
-            '4 mm', 'passes', f'model s/image ({args.threads} threads)']
+            '4 mm', 'passes', f'model s/image ({args.threads} thread{"s" * (args.threads != 1)})']
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     test_cache = {}
     for row in rows:

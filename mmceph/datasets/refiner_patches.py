@@ -87,15 +87,15 @@ class SampleRefinerPatches(BaseTransform):
         visible = (visible[..., 0] if visible.ndim > 1 else visible) > 0         # (K, )
         width = self.crop_width(results['bbox_scale'])
         choices = np.flatnonzero(visible)
-        factors = landmark_scales(
-            np.ones(len(kpts)) if self.landmark_patch_scales is None
-            else self.landmark_patch_scales, len(kpts))
+        factors = (None if self.landmark_patch_scales is None      # count: K is known here
+                   else landmark_scales(self.landmark_patch_scales, len(kpts)))
         packs = []
         for i, codec in enumerate(self.codecs):
             n = min(self.patches_per_image, choices.size)
             picked = rng.choice(choices, n, replace=False) if n else choices[:0]
-            side = (self.patch_fraction[i] * width * rng.uniform(*self.scale_range[i], n)
-                    * factors[picked])
+            side = self.patch_fraction[i] * width * rng.uniform(*self.scale_range[i], n)
+            if factors is not None:
+                side = side * factors[picked]
             centres = kpts[picked] + rng.normal(0, self.jitter[i], (n, 2)) * side[:, None]
             angles = rng.uniform(-self.rotate[i], self.rotate[i], n)
             patches, warps = warp_patches(image, centres, side, angles, codec.input_size)

@@ -107,11 +107,11 @@ class OnnxLandmarkPredictor(PredictorBase):
         self.site_offsets = np.asarray(g.get('site_offsets') or [], np.float32).reshape(-1, 2)
         cascade = meta.get('cascade')
         self.cascade = cascade
+        factors = landmark_scales((cascade or {}).get('landmark_patch_scales'), len(self.names))
         self.refiners = [
             Refiner(float(r['patch_fraction']), tuple(r['patch_size']),
                     network(r['file']),
-                    CompensatedHeatmapDecoder(**r['codec']),
-                    landmark_scales(cascade.get('landmark_patch_scales'), len(self.names)))
+                    CompensatedHeatmapDecoder(**r['codec']), factors)
             for r in (cascade or {}).get('refiners', [])]
         self.provenance = _provenance(folder, meta, digests)
 

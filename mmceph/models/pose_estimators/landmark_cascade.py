@@ -254,8 +254,5 @@ class LandmarkCascade(CephalometricEstimator):
 
     def _refine_views(self, refiner, image, kpts, side):
         """Refined positions (S, K, 2) and scores (S, K) of one refiner's S test views."""
-        i = self.refiners.index(refiner)
-        spec = Refiner(self.patch_fraction[i], self._patch_size(refiner),
-                       self._heatmaps_of(refiner), refiner.head.decoder,
-                       self.landmark_patch_scales)
+        spec = self.core_refiners()[self.refiners.index(refiner)]
         return refine_views(spec, image, kpts, side, self.test_shifts, self.test_scales)
